@@ -1,0 +1,1 @@
+//! Clipboard: owned by the terminal console work (issue 3).

@@ -1,0 +1,1 @@
+//! Terminal console configuration: owned by the terminal console work (issue 3).

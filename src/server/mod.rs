@@ -1,0 +1,207 @@
+//! The console server: console API, OAuth2 token endpoint and SCIM 2.0 API.
+//!
+//! [`start`] runs it in-process on any address (127.0.0.1:0 included) and returns its bound
+//! address and a handle to stop it; `devconsole serve` and the TUI's embedded mode both use it.
+
+mod auth;
+mod console;
+pub mod error;
+mod limits;
+mod oauth;
+pub mod scim;
+
+use crate::clock::{Clock, SystemClock};
+use crate::store::Store;
+use crate::tokens::{TokenConfig, TokenService};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, header};
+use secrecy::SecretString;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
+use tower_http::trace::TraceLayer;
+
+pub use auth::{Caller, hash_password};
+pub use error::ApiError;
+pub use limits::LoginLimits;
+
+/// Largest console API request body.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+#[derive(Clone)]
+pub struct ServerConfig {
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub clock: Arc<dyn Clock>,
+    pub tokens: TokenConfig,
+    /// A session ends after this long without a request.
+    pub session_idle: time::Duration,
+    pub login_limits: LoginLimits,
+    /// Token requests per minute per client ID at `POST /oauth2/v2.0/token`.
+    pub oauth_per_minute: u32,
+    /// SCIM requests per minute per app.
+    pub scim_per_minute: u32,
+    /// Base URL used in SCIM `meta.location`; defaults to `http://<bound address>`.
+    pub public_url: Option<String>,
+}
+
+impl ServerConfig {
+    pub fn new(database_url: impl Into<String>, listen: SocketAddr) -> Self {
+        ServerConfig {
+            database_url: database_url.into(),
+            listen,
+            clock: Arc::new(SystemClock),
+            tokens: TokenConfig::default(),
+            session_idle: time::Duration::hours(12),
+            login_limits: LoginLimits::default(),
+            oauth_per_minute: 30,
+            scim_per_minute: 240,
+            public_url: None,
+        }
+    }
+}
+
+/// What every handler shares.
+pub struct Inner {
+    pub store: Store,
+    pub tokens: TokenService,
+    pub clock: Arc<dyn Clock>,
+    pub config: ServerConfig,
+    pub base_url: String,
+    login_limiter: limits::LoginLimiter,
+    oauth_limiter: limits::KeyedLimiter,
+    pub scim_limiter: limits::KeyedLimiter,
+}
+
+pub type AppState = Arc<Inner>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("could not open the database: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("could not listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A running server. Dropping it does not stop it; call [`RunningServer::shutdown`].
+pub struct RunningServer {
+    addr: SocketAddr,
+    state: AppState,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Signs in the built-in local super admin, which has no password and cannot log in over
+    /// HTTP. Only code in this process can call this; the TUI's embedded mode does.
+    pub async fn mint_local_session(&self) -> Result<SecretString, ApiError> {
+        auth::mint_local_session(&self.state).await
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish, and closes the database.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let result = (&mut self.task)
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        self.state.store.close().await;
+        result
+    }
+
+    /// Runs until `signal` resolves, then shuts down gracefully.
+    pub async fn serve_until(self, signal: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+        signal.await;
+        self.shutdown().await
+    }
+}
+
+/// Opens the database, binds, and serves in a background task.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
+    let store = Store::open(&config.database_url).await?;
+    let tokens = TokenService::new(store.clone(), config.clock.clone(), config.tokens.clone()).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let base_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let state: AppState = Arc::new(Inner {
+        store,
+        tokens,
+        clock: config.clock.clone(),
+        login_limiter: limits::LoginLimiter::new(config.login_limits.clone()),
+        oauth_limiter: limits::KeyedLimiter::per_minute(config.oauth_per_minute),
+        scim_limiter: limits::KeyedLimiter::per_minute(config.scim_per_minute),
+        base_url,
+        config,
+    });
+    let app = router(state.clone());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    tracing::info!(%addr, "console server listening");
+    Ok(RunningServer {
+        addr,
+        state,
+        stop: Some(stop),
+        task,
+    })
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .nest("/console/v1", console::router())
+        .route("/oauth2/v2.0/token", axum::routing::post(oauth::token))
+        .nest("/scim/v2", scim::router(state.clone()))
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetSensitiveHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("route_not_found", "there is no such endpoint")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not accept that method",
+    )
+}

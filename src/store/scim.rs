@@ -1,0 +1,1 @@
+//! SCIM users and groups: owned by the SCIM API work (issue 4).

@@ -1,0 +1,482 @@
+//! Long-lived tokens: issue, describe, verify and renew.
+//!
+//! A token is an EdDSA-signed JWT. The signature proves where it came from; the database decides
+//! whether it is still good. Only its SHA-256 digest is stored, looked up by `jti`, so a leaked
+//! database cannot be replayed and a forged-but-validly-signed JWT cannot pass either.
+//!
+//! Validity is `last use (or issue) + 90 days`, decided here rather than by a JWT `exp`, because
+//! an `exp` cannot move without reissuing. Uses are written at most once per
+//! [`TokenConfig::renew_interval`], and a small in-process cache keeps the database out of the
+//! hot path for at most [`TokenConfig::cache_ttl`], which bounds how late a revocation can bite.
+
+use crate::clock::Clock;
+use crate::secret;
+use crate::store::{IssueError, IssueRefusal, SigningKeyRecord, Store, StoreError, TokenRecord};
+use crate::wire::{DedicatedToken, IssuedToken, TokenState};
+use ed25519_dalek::pkcs8::EncodePrivateKey;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use time::{Duration, OffsetDateTime};
+use uuid::Uuid;
+
+/// The JWT `typ` (RFC 9068 explicit typing).
+const JWT_TYPE: &str = "at+jwt";
+
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    /// How long a token stays valid after its last use (or issue).
+    pub validity: Duration,
+    /// A use is written to the database at most this often per token.
+    pub renew_interval: Duration,
+    /// How long a verification result may be served from memory.
+    pub cache_ttl: std::time::Duration,
+    pub issuer: String,
+    pub audience: String,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        TokenConfig {
+            validity: Duration::days(90),
+            renew_interval: Duration::minutes(10),
+            cache_ttl: std::time::Duration::from_millis(500),
+            issuer: "devconsole".into(),
+            audience: "devconsole-scim".into(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    iss: String,
+    sub: String,
+    aud: String,
+    client_id: String,
+    iat: i64,
+    jti: Uuid,
+}
+
+/// Why a presented token was refused. The SCIM API answers all of them with 401, except
+/// `Store`, which is the server's fault.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("the token is not a well-formed JWT")]
+    Malformed,
+    #[error("the token's signature, algorithm, issuer or audience is not ours")]
+    BadSignature,
+    #[error("the token is not known to this server")]
+    Unknown,
+    #[error("the token has been revoked")]
+    Revoked,
+    #[error("the token has expired")]
+    Expired,
+    #[error("SCIM is disabled for the token's app")]
+    ScimDisabled,
+    #[error("token store unavailable: {0}")]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssueTokenError {
+    #[error("no such app")]
+    AppNotFound,
+    #[error("SCIM is disabled for this app; enable SCIM before issuing a token")]
+    ScimDisabled,
+    #[error("this app already has an active token; revoke it before issuing a new one")]
+    TokenExists,
+    #[error("could not sign the token")]
+    Sign,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A token that passed verification, and the app it speaks for.
+#[derive(Debug, Clone)]
+pub struct VerifiedToken {
+    pub token_id: Uuid,
+    pub app_id: Uuid,
+    pub client_id: String,
+    pub service_account: String,
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Clone)]
+struct CachedToken {
+    checked: Instant,
+    app_id: Uuid,
+    client_id: String,
+    service_account: String,
+    digest: String,
+    /// When validity is counted from, as recorded in the database.
+    renewed_at: OffsetDateTime,
+}
+
+struct Keys {
+    active_kid: String,
+    encoding: EncodingKey,
+    decoding: HashMap<String, DecodingKey>,
+}
+
+pub struct TokenService {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    config: TokenConfig,
+    keys: Keys,
+    validation: Validation,
+    cache: Mutex<HashMap<Uuid, CachedToken>>,
+}
+
+impl std::fmt::Debug for TokenService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenService")
+            .field("config", &self.config)
+            .field("active_kid", &self.keys.active_kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenService {
+    /// Loads the signing keys, generating and persisting the first one on a new database.
+    pub async fn new(store: Store, clock: Arc<dyn Clock>, config: TokenConfig) -> Result<Self, StoreError> {
+        let mut records = store.signing_keys().await?;
+        if records.is_empty() {
+            let record = generate_signing_key()?;
+            store.insert_signing_key(&record, clock.now()).await?;
+            records.push(record);
+        }
+        // Newest first: the newest key signs, all keys verify, so keys can rotate.
+        let active = &records[0];
+        let keys = Keys {
+            active_kid: active.kid.clone(),
+            encoding: EncodingKey::from_ed_der(&active.private_der),
+            decoding: records
+                .iter()
+                .map(|r| (r.kid.clone(), DecodingKey::from_ed_der(&r.public_raw)))
+                .collect(),
+        };
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.algorithms = vec![Algorithm::EdDSA];
+        validation.validate_exp = false;
+        validation.set_required_spec_claims(&["iss", "sub", "aud"]);
+        validation.set_issuer(&[&config.issuer]);
+        validation.set_audience(&[&config.audience]);
+        Ok(TokenService {
+            store,
+            clock,
+            config,
+            keys,
+            validation,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn config(&self) -> &TokenConfig {
+        &self.config
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// Issues the app's long-lived token, creating its service account on first issue.
+    pub async fn issue_token(&self, app_id: Uuid) -> Result<IssuedToken, IssueTokenError> {
+        let now = self.clock.now();
+        let sign = |t: crate::store::TokenToSign<'_>| -> Result<(String, SecretString), jsonwebtoken::errors::Error> {
+            let claims = Claims {
+                iss: self.config.issuer.clone(),
+                sub: t.service_account.to_owned(),
+                aud: self.config.audience.clone(),
+                client_id: t.client_id.to_owned(),
+                iat: t.issued_at.unix_timestamp(),
+                jti: t.jti,
+            };
+            let mut header = Header::new(Algorithm::EdDSA);
+            header.kid = Some(self.keys.active_kid.clone());
+            header.typ = Some(JWT_TYPE.into());
+            let jwt = SecretString::from(jsonwebtoken::encode(&header, &claims, &self.keys.encoding)?);
+            Ok((secret::digest(jwt.expose_secret()), jwt))
+        };
+        match self
+            .store
+            .issue_token(app_id, now, self.config.validity, sign)
+            .await
+        {
+            Ok((record, token)) => Ok(IssuedToken {
+                token,
+                token_id: record.id,
+                issued_at: record.issued_at,
+                expires_at: record.issued_at + self.config.validity,
+            }),
+            Err(IssueError::Refused(IssueRefusal::AppNotFound)) => Err(IssueTokenError::AppNotFound),
+            Err(IssueError::Refused(IssueRefusal::ScimDisabled)) => Err(IssueTokenError::ScimDisabled),
+            Err(IssueError::Refused(IssueRefusal::TokenExists)) => Err(IssueTokenError::TokenExists),
+            Err(IssueError::Sign(e)) => {
+                tracing::error!(error = %e, "signing a token failed");
+                Err(IssueTokenError::Sign)
+            }
+            Err(IssueError::Store(e)) => Err(e.into()),
+        }
+    }
+
+    /// Revokes the app's active token. Takes effect in this process at once.
+    pub async fn revoke(&self, app_id: Uuid) -> Result<Option<Uuid>, StoreError> {
+        let revoked = self.store.revoke_token(app_id, self.clock.now()).await?;
+        self.forget_app(app_id);
+        Ok(revoked)
+    }
+
+    /// Drops cached verifications for an app, after a revoke or a SCIM switch.
+    pub fn forget_app(&self, app_id: Uuid) {
+        self.lock_cache().retain(|_, c| c.app_id != app_id);
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, CachedToken>> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The console's view of a stored token at this moment.
+    pub fn describe(&self, t: &TokenRecord) -> DedicatedToken {
+        let expires_at = t.renewed_at() + self.config.validity;
+        let state = match t.state.as_str() {
+            "revoked" => TokenState::Revoked,
+            "active" if expires_at > self.clock.now() => TokenState::Active,
+            _ => TokenState::Expired,
+        };
+        DedicatedToken {
+            token_id: t.id,
+            state,
+            issued_at: t.issued_at,
+            last_used_at: t.last_used_at,
+            expires_at,
+            revoked_at: t.revoked_at,
+        }
+    }
+
+    /// Verifies a presented token and renews it. This is what the SCIM API calls on every
+    /// request.
+    pub async fn verify(&self, token: &str) -> Result<VerifiedToken, VerifyError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(VerifyError::BadSignature);
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.keys.decoding.get(kid))
+            .ok_or(VerifyError::BadSignature)?;
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidToken
+                | jsonwebtoken::errors::ErrorKind::Base64(_)
+                | jsonwebtoken::errors::ErrorKind::Json(_)
+                | jsonwebtoken::errors::ErrorKind::Utf8(_)
+                | jsonwebtoken::errors::ErrorKind::MissingRequiredClaim(_) => VerifyError::Malformed,
+                _ => VerifyError::BadSignature,
+            })?
+            .claims;
+        let digest = secret::digest(token);
+        let now = self.clock.now();
+
+        let cached = {
+            let cache = self.lock_cache();
+            cache
+                .get(&claims.jti)
+                .filter(|c| c.checked.elapsed() < self.config.cache_ttl)
+                .cloned()
+        };
+        let mut entry = match cached {
+            Some(c) => c,
+            None => self.load(claims.jti, &claims.client_id).await?,
+        };
+        if !secret::digest_eq(&entry.digest, &digest) {
+            return Err(VerifyError::Unknown);
+        }
+        if entry.renewed_at + self.config.validity <= now {
+            self.lock_cache().remove(&claims.jti);
+            self.store.mark_token_expired(claims.jti).await?;
+            return Err(VerifyError::Expired);
+        }
+        if now - entry.renewed_at >= self.config.renew_interval {
+            // A false return means the token was revoked since it was cached.
+            if !self.store.record_token_use(claims.jti, now).await? {
+                self.lock_cache().remove(&claims.jti);
+                return Err(self
+                    .load(claims.jti, &claims.client_id)
+                    .await
+                    .err()
+                    .unwrap_or(VerifyError::Revoked));
+            }
+            entry.renewed_at = now;
+        }
+        let verified = VerifiedToken {
+            token_id: claims.jti,
+            app_id: entry.app_id,
+            client_id: entry.client_id.clone(),
+            service_account: entry.service_account.clone(),
+            expires_at: entry.renewed_at + self.config.validity,
+        };
+        self.lock_cache().insert(claims.jti, entry);
+        Ok(verified)
+    }
+
+    async fn load(&self, jti: Uuid, client_id: &str) -> Result<CachedToken, VerifyError> {
+        let row = self
+            .store
+            .token_for_verify(jti)
+            .await?
+            .ok_or(VerifyError::Unknown)?;
+        if row.client_id != client_id {
+            return Err(VerifyError::Unknown);
+        }
+        match row.token.state.as_str() {
+            "revoked" => return Err(VerifyError::Revoked),
+            "expired" => return Err(VerifyError::Expired),
+            _ => {}
+        }
+        if !row.scim_enabled {
+            return Err(VerifyError::ScimDisabled);
+        }
+        Ok(CachedToken {
+            checked: Instant::now(),
+            app_id: row.token.app_id,
+            client_id: row.client_id,
+            service_account: row.service_account.unwrap_or_default(),
+            renewed_at: row.token.renewed_at(),
+            digest: row.token.digest,
+        })
+    }
+}
+
+fn generate_signing_key() -> Result<SigningKeyRecord, StoreError> {
+    let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+    let der = key
+        .to_pkcs8_der()
+        .map_err(|e| StoreError::Corrupt(format!("encoding a new signing key: {e}")))?;
+    Ok(SigningKeyRecord {
+        kid: Uuid::now_v7().simple().to_string(),
+        private_der: zeroize::Zeroizing::new(der.as_bytes().to_vec()),
+        public_raw: key.verifying_key().to_bytes().to_vec(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::store::NewApp;
+    use crate::wire::Role;
+
+    async fn setup() -> (tempfile::TempDir, Store, ManualClock, TokenService, Uuid) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Store::open(&url).await.unwrap();
+        let clock = ManualClock::new(time::macros::datetime!(2026-01-01 0:00 UTC));
+        let svc = TokenService::new(store.clone(), Arc::new(clock.clone()), TokenConfig::default())
+            .await
+            .unwrap();
+        let admin = store
+            .create_admin("dev", Role::Developer, None, clock.now())
+            .await
+            .unwrap();
+        let app = store
+            .insert_app(NewApp {
+                name: "Sync",
+                description: "",
+                client_id: "cid",
+                client_secret_digest: "d",
+                creator: &admin,
+                now: clock.now(),
+            })
+            .await
+            .unwrap();
+        store.set_scim(app.id, true, clock.now()).await.unwrap();
+        (dir, store, clock, svc, app.id)
+    }
+
+    #[tokio::test]
+    async fn issued_token_is_an_eddsa_jwt_with_kid_and_verifies() {
+        let (_dir, _store, _clock, svc, app) = setup().await;
+        let issued = svc.issue_token(app).await.unwrap();
+        let header = jsonwebtoken::decode_header(issued.token.expose_secret()).unwrap();
+        assert_eq!(header.alg, Algorithm::EdDSA);
+        assert!(header.kid.is_some());
+        let v = svc.verify(issued.token.expose_secret()).await.unwrap();
+        assert_eq!(v.app_id, app);
+        assert_eq!(v.service_account, "cid.serviceaccount");
+        assert!(matches!(
+            svc.issue_token(app).await,
+            Err(IssueTokenError::TokenExists)
+        ));
+    }
+
+    #[tokio::test]
+    async fn tampered_and_foreign_tokens_are_refused() {
+        let (_dir, _store, _clock, svc, app) = setup().await;
+        let issued = svc.issue_token(app).await.unwrap();
+        let jwt = issued.token.expose_secret();
+        assert!(matches!(
+            svc.verify("not a jwt").await,
+            Err(VerifyError::Malformed)
+        ));
+        // Flip one character of the signature.
+        let mut bad = jwt.to_string();
+        let last = bad.pop().unwrap();
+        bad.push(if last == 'A' { 'B' } else { 'A' });
+        assert!(svc.verify(&bad).await.is_err());
+        // An HS256 token with the same claims must not pass the pinned algorithm.
+        let claims: serde_json::Value = jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(jwt)
+            .unwrap()
+            .claims;
+        let hs = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"guess"),
+        )
+        .unwrap();
+        assert!(matches!(svc.verify(&hs).await, Err(VerifyError::BadSignature)));
+    }
+
+    #[tokio::test]
+    async fn uses_renew_validity_and_idle_tokens_expire() {
+        let (_dir, store, clock, svc, app) = setup().await;
+        let issued = svc.issue_token(app).await.unwrap();
+        let jwt = issued.token.expose_secret().to_string();
+        clock.advance(Duration::days(80));
+        let v = svc.verify(&jwt).await.unwrap();
+        assert_eq!(v.expires_at, clock.now() + Duration::days(90));
+        assert_eq!(
+            store.latest_token(app).await.unwrap().unwrap().last_used_at,
+            Some(clock.now())
+        );
+        // A use within the renew interval is not written.
+        let first_use = clock.now();
+        clock.advance(Duration::minutes(5));
+        svc.verify(&jwt).await.unwrap();
+        assert_eq!(
+            store.latest_token(app).await.unwrap().unwrap().last_used_at,
+            Some(first_use)
+        );
+        clock.advance(Duration::days(90));
+        assert!(matches!(svc.verify(&jwt).await, Err(VerifyError::Expired)));
+        let t = store.latest_token(app).await.unwrap().unwrap();
+        assert_eq!(svc.describe(&t).state, TokenState::Expired);
+        // An expired token does not block a new issue.
+        svc.issue_token(app).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn revocation_is_immediate_in_process() {
+        let (_dir, _store, _clock, svc, app) = setup().await;
+        let issued = svc.issue_token(app).await.unwrap();
+        svc.verify(issued.token.expose_secret()).await.unwrap();
+        svc.revoke(app).await.unwrap();
+        assert!(matches!(
+            svc.verify(issued.token.expose_secret()).await,
+            Err(VerifyError::Revoked)
+        ));
+    }
+}
