@@ -1,1 +1,204 @@
-//! Terminal console configuration: owned by the terminal console work (issue 3).
+//! Terminal console configuration: `config.toml` in the config dir, over the defaults shipped in
+//! `assets/config.toml`. Unknown keys are an error.
+
+use crate::clipboard::ClipboardMode;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The shipped defaults; every key is present here.
+pub const DEFAULT_CONFIG: &str = include_str!("../assets/config.toml");
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub mouse: bool,
+    pub session_cache: bool,
+    pub clipboard: ClipboardConfig,
+    pub profiles: BTreeMap<String, Profile>,
+    /// Action name to key specs ("ctrl-d"); parsed by the console's keymap.
+    pub keys: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClipboardConfig {
+    pub mode: ClipboardMode,
+    pub clear_after_secs: u64,
+}
+
+impl ClipboardConfig {
+    pub fn clear_after(&self) -> Option<Duration> {
+        (self.clear_after_secs > 0).then(|| Duration::from_secs(self.clear_after_secs))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub server: String,
+    #[serde(default)]
+    pub username: Option<String>,
+}
+
+/// The file as written: every key optional, none unknown.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    mouse: Option<bool>,
+    session_cache: Option<bool>,
+    clipboard: Option<ClipboardFile>,
+    #[serde(default)]
+    profiles: BTreeMap<String, Profile>,
+    #[serde(default)]
+    keys: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClipboardFile {
+    mode: Option<ClipboardMode>,
+    clear_after_secs: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("no profile named {name:?} in {path}{}", known_profiles(.known))]
+    UnknownProfile {
+        name: String,
+        path: PathBuf,
+        known: Vec<String>,
+    },
+}
+
+fn known_profiles(known: &[String]) -> String {
+    if known.is_empty() {
+        " (it defines no [profiles])".into()
+    } else {
+        format!(" (known: {})", known.join(", "))
+    }
+}
+
+impl Config {
+    /// The shipped defaults.
+    pub fn defaults() -> Config {
+        let file: ConfigFile = toml::from_str(DEFAULT_CONFIG).expect("assets/config.toml is valid");
+        let clipboard = file.clipboard.expect("assets/config.toml has [clipboard]");
+        Config {
+            mouse: file.mouse.expect("assets/config.toml sets mouse"),
+            session_cache: file.session_cache.expect("assets/config.toml sets session_cache"),
+            clipboard: ClipboardConfig {
+                mode: clipboard.mode.expect("default clipboard mode"),
+                clear_after_secs: clipboard.clear_after_secs.expect("default clear_after_secs"),
+            },
+            profiles: file.profiles,
+            keys: file.keys,
+        }
+    }
+
+    /// Defaults overlaid with `text` (the contents of `path`, named in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        let mut config = Config::defaults();
+        if let Some(mouse) = file.mouse {
+            config.mouse = mouse;
+        }
+        if let Some(cache) = file.session_cache {
+            config.session_cache = cache;
+        }
+        if let Some(clip) = file.clipboard {
+            if let Some(mode) = clip.mode {
+                config.clipboard.mode = mode;
+            }
+            if let Some(secs) = clip.clear_after_secs {
+                config.clipboard.clear_after_secs = secs;
+            }
+        }
+        config.profiles.extend(file.profiles);
+        config.keys.extend(file.keys);
+        Ok(config)
+    }
+
+    /// `config.toml` in the config dir, or the defaults when there is none.
+    pub fn load() -> Result<(Config, PathBuf), ConfigError> {
+        let path = crate::paths::config_dir().join("config.toml");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok((Config::parse(&text, &path)?, path)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((Config::defaults(), path)),
+            Err(source) => Err(ConfigError::Read { path, source }),
+        }
+    }
+
+    pub fn profile(&self, name: &str, path: &Path) -> Result<&Profile, ConfigError> {
+        self.profiles
+            .get(name)
+            .ok_or_else(|| ConfigError::UnknownProfile {
+                name: name.to_owned(),
+                path: path.to_path_buf(),
+                known: self.profiles.keys().cloned().collect(),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p() -> PathBuf {
+        PathBuf::from("/cfg/config.toml")
+    }
+
+    #[test]
+    fn shipped_defaults_parse_and_are_safe() {
+        let c = Config::defaults();
+        assert!(!c.mouse, "mouse capture must be off by default");
+        assert!(!c.session_cache, "sessions are in memory only by default");
+        assert_eq!(c.clipboard.mode, ClipboardMode::Auto);
+        assert_eq!(c.clipboard.clear_after(), Some(Duration::from_secs(30)));
+        assert_eq!(c.keys["quit"], vec!["q".to_owned()]);
+        // The defaults file parses as a user file too.
+        assert_eq!(Config::parse(DEFAULT_CONFIG, &p()).unwrap(), c);
+    }
+
+    #[test]
+    fn user_file_overrides_only_what_it_sets() {
+        let c = Config::parse(
+            "mouse = true\n[clipboard]\nclear_after_secs = 0\n[profiles.prod]\nserver = \"https://c.example\"\n\
+             [keys]\nquit = [\"ctrl-q\"]\n",
+            &p(),
+        )
+        .unwrap();
+        assert!(c.mouse);
+        assert_eq!(c.clipboard.mode, ClipboardMode::Auto);
+        assert_eq!(c.clipboard.clear_after(), None);
+        assert_eq!(c.profile("prod", &p()).unwrap().server, "https://c.example");
+        assert_eq!(c.keys["quit"], vec!["ctrl-q".to_owned()]);
+        assert_eq!(c.keys["help"], vec!["?".to_owned()]);
+    }
+
+    #[test]
+    fn unknown_keys_are_a_clear_error() {
+        let err = Config::parse("mouse = true\nclipbaord = \"osc52\"\n", &p()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("/cfg/config.toml"), "{text}");
+        assert!(text.contains("clipbaord"), "{text}");
+        let err = Config::parse("[clipboard]\nmode = \"xclip\"\n", &p()).unwrap_err();
+        assert!(err.to_string().contains("xclip"), "{err}");
+        let err = Config::parse("[profiles.a]\nserver = \"x\"\nport = 1\n", &p()).unwrap_err();
+        assert!(err.to_string().contains("port"), "{err}");
+    }
+
+    #[test]
+    fn unknown_profile_names_the_known_ones() {
+        let c = Config::parse("[profiles.prod]\nserver = \"https://c\"\n", &p()).unwrap();
+        let err = c.profile("staging", &p()).unwrap_err().to_string();
+        assert!(err.contains("staging") && err.contains("prod"), "{err}");
+    }
+}

@@ -1,4 +1,32 @@
-//! The terminal console: owned by the terminal console work (issue 3).
+//! The terminal console. It talks to a console server only through [`crate::client`]: in
+//! embedded mode it starts one in-process on 127.0.0.1 and signs in the local super admin.
+//!
+//! - [`app`]: state and key/reply handling (no I/O), [`ui`]: drawing, [`keymap`]: keys,
+//!   [`text`]: sanitising and width-aware truncation, [`runtime`]: the event loop and tasks,
+//!   `session`: the opt-in session cache.
+
+pub mod app;
+pub mod keymap;
+pub mod runtime;
+mod session;
+pub mod text;
+pub mod ui;
+
+#[cfg(test)]
+mod snapshots;
+
+use crate::client::ConsoleClient;
+use crate::clipboard::Clipboard;
+use crate::config::Config;
+use app::{App, Connection, Link};
+use color_eyre::eyre::{Result, WrapErr, eyre};
+use keymap::Keymap;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use ratatui::crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use ratatui::crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen};
+use ratatui::crossterm::{cursor, execute, terminal};
+use runtime::{Connect, Runtime};
 
 /// Command-line options of the console itself.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -11,6 +39,158 @@ pub struct Options {
     pub profile: Option<String>,
 }
 
-pub fn run(_options: Options) -> color_eyre::Result<()> {
-    color_eyre::eyre::bail!("the terminal console is not built yet; use `devconsole serve`")
+/// Where to connect, resolved from options and config before the terminal is touched.
+struct Target {
+    label: String,
+    server: Option<String>,
+    username: Option<String>,
+}
+
+fn target(options: &Options, config: &Config, path: &std::path::Path) -> Result<Target> {
+    if let Some(url) = &options.server {
+        return Ok(Target {
+            label: "--server".into(),
+            server: Some(url.clone()),
+            username: None,
+        });
+    }
+    if let Some(name) = &options.profile {
+        let p = config.profile(name, path)?;
+        return Ok(Target {
+            label: format!("profile {name}"),
+            server: Some(p.server.clone()),
+            username: p.username.clone(),
+        });
+    }
+    Ok(Target {
+        label: "embedded".into(),
+        server: None,
+        username: None,
+    })
+}
+
+/// Leaves the alternate screen, shows the cursor and ends raw mode. Safe to call twice.
+pub fn restore_terminal() {
+    let mut out = std::io::stdout();
+    let _ = execute!(out, DisableMouseCapture, LeaveAlternateScreen, cursor::Show);
+    let _ = terminal::disable_raw_mode();
+}
+
+/// color-eyre reports, and a panic hook that restores the terminal first and then exits, so a
+/// panic in a spawned task (which tokio would otherwise swallow) cannot leave a broken screen.
+fn install_hooks() -> Result<()> {
+    let (panic_hook, eyre_hook) = color_eyre::config::HookBuilder::default()
+        .display_env_section(false)
+        .into_hooks();
+    eyre_hook.install()?;
+    let panic_hook = panic_hook.into_panic_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        tracing::error!("panic: {info}");
+        panic_hook(info);
+        std::process::exit(101);
+    }));
+    Ok(())
+}
+
+/// Logs go to `devconsole.log` in the data dir, never to the terminal.
+fn init_logging() -> Result<std::path::PathBuf> {
+    let dir = crate::paths::data_dir();
+    std::fs::create_dir_all(&dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("devconsole.log");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .wrap_err_with(|| format!("opening {}", path.display()))?;
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("DEVCONSOLE_LOG")
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
+        )
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init();
+    Ok(path)
+}
+
+pub fn run(options: Options) -> Result<()> {
+    install_hooks()?;
+    let (config, config_path) = Config::load()?;
+    let keymap = Keymap::from_config(&config.keys).map_err(|e| eyre!("{}: {e}", config_path.display()))?;
+    let target = target(&options, &config, &config_path)?;
+    init_logging()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(run_async(config, keymap, target))
+}
+
+async fn run_async(config: Config, keymap: Keymap, target: Target) -> Result<()> {
+    let (connect, conn) = match &target.server {
+        None => (
+            Connect::Embedded {
+                database_url: crate::paths::default_database_url().wrap_err("creating the data directory")?,
+            },
+            Connection {
+                label: target.label.clone(),
+                server: "starting…".into(),
+                admin: None,
+                link: Link::Connecting,
+                remote: false,
+            },
+        ),
+        Some(url) => {
+            let mut client = ConsoleClient::new(url).map_err(|e| eyre!("{e}"))?;
+            let mut cached = false;
+            if config.session_cache
+                && let Some(token) = session::load(url)
+            {
+                client = client.with_session(token);
+                cached = true;
+            }
+            (
+                Connect::Remote { client, cached },
+                Connection {
+                    label: target.label.clone(),
+                    server: url.trim_end_matches('/').to_owned(),
+                    admin: None,
+                    link: if cached { Link::Connecting } else { Link::SignedOut },
+                    remote: true,
+                },
+            )
+        }
+    };
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let mut app = App::new(keymap, conn, color);
+    if let (app::Screen::Login(form), Some(user)) = (&mut app.screen, &target.username) {
+        form.username = tui_input::Input::new(user.clone());
+        form.focus_password = true;
+    }
+    let clipboard = Clipboard::new(config.clipboard.mode, config.clipboard.clear_after());
+    let mut runtime = Runtime::new(clipboard, config.mouse);
+    if config.session_cache
+        && let Some(url) = target.server.clone()
+    {
+        runtime.on_login = Some(Box::new(move |client: &ConsoleClient| {
+            if let Some(token) = client.session()
+                && let Err(e) = session::store(&url, token)
+            {
+                tracing::warn!(error = %e, "could not write the session cache");
+            }
+        }));
+    }
+
+    terminal::enable_raw_mode()?;
+    let mut out = std::io::stdout();
+    execute!(out, EnterAlternateScreen)?;
+    if config.mouse {
+        execute!(out, EnableMouseCapture)?;
+    }
+    let mut terminal = Terminal::new(CrosstermBackend::new(out))?;
+    let result = runtime.run(&mut terminal, &mut app, connect).await;
+    drop(terminal);
+    restore_terminal();
+    result
 }

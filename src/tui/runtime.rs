@@ -1,0 +1,260 @@
+//! The event loop: terminal events, replies from server tasks and a tick, one at a time on the
+//! UI task. Every server call is spawned; nothing here awaits the network.
+
+use super::app::{App, Command, Reply};
+use super::ui;
+use crate::client::ConsoleClient;
+use crate::clipboard::Clipboard;
+use crate::server::RunningServer;
+use color_eyre::eyre::Result;
+use futures::StreamExt;
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use ratatui::crossterm::event::{DisableMouseCapture, EnableMouseCapture, EventStream};
+use ratatui::crossterm::execute;
+use std::io::Write;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+const TICK: Duration = Duration::from_millis(100);
+
+/// How the console reaches its server.
+pub enum Connect {
+    /// Start the embedded server over this database URL.
+    Embedded { database_url: String },
+    /// A remote server; `client` carries a cached session when there is one.
+    Remote { client: ConsoleClient, cached: bool },
+}
+
+pub struct Runtime {
+    client: Option<ConsoleClient>,
+    tx: mpsc::UnboundedSender<Reply>,
+    rx: mpsc::UnboundedReceiver<Reply>,
+    pub clipboard: Clipboard,
+    pub mouse: bool,
+    mouse_on: bool,
+    /// Called with the new session token after a login, for the opt-in session cache.
+    pub on_login: Option<Box<dyn Fn(&ConsoleClient) + Send>>,
+}
+
+/// Replies the runtime handles itself before the app sees them.
+enum Internal {
+    Client(ConsoleClient),
+}
+
+impl Runtime {
+    pub fn new(clipboard: Clipboard, mouse: bool) -> Runtime {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Runtime {
+            client: None,
+            tx,
+            rx,
+            clipboard,
+            mouse,
+            mouse_on: mouse,
+            on_login: None,
+        }
+    }
+
+    pub async fn run<B>(&mut self, terminal: &mut Terminal<B>, app: &mut App, connect: Connect) -> Result<()>
+    where
+        B: Backend + Write,
+        B::Error: Send + Sync + 'static,
+    {
+        let (internal_tx, mut internal_rx) = mpsc::unbounded_channel::<Internal>();
+        let (server_tx, mut server_rx) = oneshot::channel::<RunningServer>();
+        let mut server: Option<RunningServer> = None;
+        match connect {
+            Connect::Embedded { database_url } => {
+                let tx = self.tx.clone();
+                let itx = internal_tx.clone();
+                tokio::spawn(async move {
+                    match start_embedded(database_url).await {
+                        Ok((running, client)) => {
+                            let _ = itx.send(Internal::Client(client));
+                            let _ = server_tx.send(running);
+                        }
+                        Err(why) => {
+                            let _ = tx.send(Reply::StartFailed(why));
+                        }
+                    }
+                });
+            }
+            Connect::Remote { client, cached } => {
+                self.client = Some(client);
+                if cached {
+                    app.connected(None);
+                }
+            }
+        }
+        let mut events = EventStream::new();
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut dirty = true;
+        let mut last_clock = Instant::now();
+        let mut panic_armed = std::env::var_os("DEVCONSOLE_TEST_PANIC").is_some();
+        loop {
+            if app.clear_screen {
+                app.clear_screen = false;
+                terminal.clear()?;
+                dirty = true;
+            }
+            self.sync_mouse(terminal.backend_mut(), app);
+            if dirty {
+                terminal.draw(|f| ui::draw(f, app))?;
+                dirty = false;
+                if panic_armed {
+                    // Test-only: proves a panic in a spawned task restores the terminal.
+                    panic_armed = false;
+                    tokio::spawn(async {
+                        panic!("DEVCONSOLE_TEST_PANIC is set: test panic in a spawned task")
+                    });
+                }
+            }
+            tokio::select! {
+                ev = events.next() => match ev {
+                    Some(Ok(ev)) => { app.on_event(&ev); dirty = true; }
+                    Some(Err(e)) => return Err(e.into()),
+                    None => break,
+                },
+                Some(reply) = self.rx.recv() => { app.on_reply(reply); dirty = true; }
+                Some(Internal::Client(client)) = internal_rx.recv() => {
+                    self.client = Some(client);
+                    if matches!(app.conn.link, super::app::Link::Connecting | super::app::Link::Unreachable(_)) {
+                        app.connected(None);
+                    } else if let Some(save) = &self.on_login {
+                        save(self.client.as_ref().expect("just set"));
+                    }
+                    if let Some(c) = &self.client {
+                        app.conn.server = c.base_url().to_owned();
+                    }
+                    dirty = true;
+                }
+                Ok(running) = &mut server_rx, if server.is_none() => { server = Some(running); }
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    dirty |= app.tick(now);
+                    if now.duration_since(last_clock) >= Duration::from_secs(30) {
+                        last_clock = now;
+                        app.now = time::OffsetDateTime::now_utc();
+                        dirty = true;
+                    }
+                    self.clipboard.tick(terminal.backend_mut());
+                }
+            }
+            for command in app.take_commands() {
+                self.spawn(command, app, terminal.backend_mut(), &internal_tx);
+            }
+            if app.quit {
+                break;
+            }
+        }
+        self.clipboard.clear_now(terminal.backend_mut());
+        if let Some(running) = server {
+            let _ = tokio::time::timeout(Duration::from_secs(3), running.shutdown()).await;
+        }
+        Ok(())
+    }
+
+    fn sync_mouse(&mut self, out: &mut impl Write, app: &App) {
+        // Never capture while a secret is on screen: the terminal's own selection must work.
+        let want = self.mouse && !app.secret_open();
+        if want != self.mouse_on {
+            let _ = if want {
+                execute!(out, EnableMouseCapture)
+            } else {
+                execute!(out, DisableMouseCapture)
+            };
+            self.mouse_on = want;
+        }
+    }
+
+    fn spawn(
+        &mut self,
+        command: Command,
+        app: &mut App,
+        term: &mut dyn Write,
+        internal: &mpsc::UnboundedSender<Internal>,
+    ) {
+        if let Command::CopySecret = command {
+            // Synchronous: the OSC 52 sequence goes to the terminal between frames.
+            let message = match app.open_secret() {
+                Some(secret) => self.clipboard.copy(secret, term).message(),
+                None => "nothing to copy".into(),
+            };
+            app.on_reply(Reply::Copied(message));
+            return;
+        }
+        let tx = self.tx.clone();
+        let Some(client) = self.client.clone() else {
+            let _ = tx.send(Reply::StartFailed("not connected to a server yet".into()));
+            return;
+        };
+        tracing::debug!(command = command.label(), "spawning");
+        match command {
+            Command::Login { username, password } => {
+                let internal = internal.clone();
+                tokio::spawn(async move {
+                    let mut client = client;
+                    let result = client.login(&username, password).await;
+                    if result.is_ok() {
+                        let _ = internal.send(Internal::Client(client));
+                    }
+                    let _ = tx.send(Reply::LoggedIn(result.map(|s| s.admin)));
+                });
+            }
+            other => {
+                tokio::spawn(async move {
+                    let reply = call(&client, other).await;
+                    let _ = tx.send(reply);
+                });
+            }
+        }
+    }
+}
+
+async fn call(client: &ConsoleClient, command: Command) -> Reply {
+    match command {
+        Command::LoadMe => Reply::Me(client.me().await),
+        Command::LoadApps => Reply::Apps(client.list_apps().await),
+        Command::LoadApp(id) => Reply::App(id, client.get_app(id).await),
+        Command::CreateApp { name, description } => {
+            Reply::Created(client.create_app(&name, &description).await)
+        }
+        Command::UpdateApp {
+            id,
+            name,
+            description,
+        } => {
+            let update = crate::wire::UpdateApp {
+                name: Some(name),
+                description: Some(description),
+            };
+            Reply::Updated(client.update_app(id, &update).await)
+        }
+        Command::DeleteApp(id) => Reply::Deleted(id, client.delete_app(id).await),
+        Command::SetMembers { id, members } => Reply::Updated(client.set_members(id, &members).await),
+        Command::ReissueSecret(id) => Reply::SecretReissued(id, client.reissue_client_secret(id).await),
+        Command::SetScim { id, enabled } => Reply::ScimChanged(client.enable_scim(id, enabled).await),
+        Command::IssueToken(id) => Reply::TokenIssued(id, client.issue_token(id).await),
+        Command::RevokeToken(id) => Reply::TokenRevoked(id, client.revoke_token(id).await),
+        Command::LoadAudit(app) => Reply::Audit(app, client.audit(app, 200).await),
+        Command::TestToken(token) => Reply::TokenTested(client.test_scim_token(&token).await),
+        Command::Login { .. } | Command::CopySecret => unreachable!("handled by Runtime::spawn"),
+    }
+}
+
+async fn start_embedded(database_url: String) -> std::result::Result<(RunningServer, ConsoleClient), String> {
+    let config = crate::server::ServerConfig::new(database_url, ([127, 0, 0, 1], 0).into());
+    let running = crate::server::start(config)
+        .await
+        .map_err(|e| format!("the embedded server did not start: {e}"))?;
+    let token = running
+        .mint_local_session()
+        .await
+        .map_err(|e| format!("could not sign in the local admin: {}", e.message))?;
+    let client = ConsoleClient::new(&running.base_url())
+        .map_err(|e| e.to_string())?
+        .with_session(token);
+    Ok((running, client))
+}
