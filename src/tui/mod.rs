@@ -6,6 +6,8 @@
 //!   `session`: the opt-in session cache.
 
 pub mod app;
+#[doc(hidden)]
+pub mod fixtures;
 pub mod keymap;
 pub mod runtime;
 mod session;

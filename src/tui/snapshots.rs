@@ -1,1 +1,349 @@
+//! Snapshot tests: every screen and modal at 80×24 and 120×40, drawn into a `TestBackend`.
+//! States are reached through keys and replies, as a user would reach them.
 
+use super::app::*;
+use super::fixtures::{self, CJK_NAME, HOSTILE_NAME};
+use super::ui;
+use crate::client::ClientError;
+use crate::wire::{AppCreated, IssuedToken, SsoUserKey};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::style::Modifier;
+use secrecy::SecretString;
+use uuid::Uuid;
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
+/// A fake token, long enough to wrap like a real one.
+const FAKE_JWT: &str = "eyJ0eXAiOiJhdCtqd3QiLCJhbGciOiJFZERTQSJ9.eyJpc3MiOiJkZXZjb25zb2xlIiwic3ViIjoiQ0lEMDAwMDAwMDAwMDAwMDAwMTAuc2VydmljZWFjY291bnQiLCJhdWQiOiJkZXZjb25zb2xlLXNjaW0ifQ.c2lnbmF0dXJlLXNpZ25hdHVyZS1zaWduYXR1cmUtc2lnbmF0dXJlLXNpZ25hdHVyZQ";
+
+pub fn key(code: KeyCode) -> Event {
+    Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+pub fn ch(c: char) -> Event {
+    let m = if c.is_ascii_uppercase() { KeyModifiers::SHIFT } else { KeyModifiers::NONE };
+    Event::Key(KeyEvent::new(KeyCode::Char(c), m))
+}
+
+pub fn ctrl(c: char) -> Event {
+    Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+pub fn typed(app: &mut App, s: &str) {
+    for c in s.chars() {
+        app.on_event(&ch(c));
+    }
+}
+
+fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| ui::draw(f, app)).unwrap();
+    t
+}
+
+fn snap(name: &str, setup: impl Fn() -> App) {
+    for (w, h) in SIZES {
+        let app = setup();
+        let t = render(&app, w, h);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), t.backend());
+    }
+}
+
+fn list() -> App {
+    fixtures::app_with(fixtures::sample_apps(), true)
+}
+
+fn open(app: &mut App, id: u128) {
+    let pos = app.visible.iter().position(|i| app.apps[*i].id == Uuid::from_u128(id)).unwrap();
+    app.list.selected = pos;
+    app.on_event(&key(KeyCode::Enter));
+    app.take_commands();
+}
+
+fn manage(id: u128) -> App {
+    let mut app = list();
+    open(&mut app, id);
+    app
+}
+
+fn issued_token_modal() -> App {
+    let mut app = manage(10);
+    app.on_reply(Reply::TokenIssued(
+        Uuid::from_u128(10),
+        Ok(IssuedToken {
+            token: SecretString::from(FAKE_JWT),
+            token_id: Uuid::from_u128(77),
+            issued_at: fixtures::NOW,
+            expires_at: fixtures::NOW + time::Duration::days(90),
+        }),
+    ));
+    app.take_commands();
+    app
+}
+
+#[test]
+fn app_list() {
+    snap("app_list", list);
+}
+
+#[test]
+fn app_list_empty_and_loading() {
+    snap("app_list_empty", || fixtures::app_with(Vec::new(), true));
+    snap("app_list_loading", || {
+        let mut c = fixtures::connection();
+        c.link = Link::Connecting;
+        c.label = "embedded".into();
+        App::new(super::keymap::Keymap::defaults(), c, true)
+    });
+}
+
+#[test]
+fn app_list_filtered_cjk() {
+    snap("app_list_filter", || {
+        let mut app = list();
+        app.on_event(&ch('/'));
+        typed(&mut app, "システム");
+        app
+    });
+}
+
+#[test]
+fn app_list_unreachable() {
+    snap("app_list_unreachable", || {
+        let mut app = list();
+        app.on_event(&ch('r'));
+        app.on_reply(Reply::Apps(Err(ClientError::Unreachable {
+            url: "https://console.example.com".into(),
+            reason: "Connection refused (os error 111)".into(),
+        })));
+        app
+    });
+}
+
+#[test]
+fn non_member_delete_explains_why() {
+    snap("app_list_delete_refused", || {
+        let mut app = list();
+        let pos = app.visible.iter().position(|i| !app.apps[*i].can_manage).unwrap();
+        app.list.selected = pos;
+        app.on_event(&ctrl('d'));
+        assert!(app.modal.is_none());
+        app
+    });
+}
+
+#[test]
+fn login_screen() {
+    snap("login", || {
+        let mut c = fixtures::connection();
+        c.link = Link::SignedOut;
+        c.admin = None;
+        let mut app = App::new(super::keymap::Keymap::defaults(), c, true);
+        typed(&mut app, "alice");
+        app.on_event(&key(KeyCode::Tab));
+        typed(&mut app, "hunter2hunter2");
+        app
+    });
+    snap("login_failed", || {
+        let mut c = fixtures::connection();
+        c.link = Link::SignedOut;
+        c.admin = None;
+        let mut app = App::new(super::keymap::Keymap::defaults(), c, true);
+        app.on_reply(Reply::LoggedIn(Err(ClientError::Api {
+            status: 401,
+            code: "unauthorized".into(),
+            message: "wrong username or password".into(),
+        })));
+        app
+    });
+}
+
+#[test]
+fn add_app_form() {
+    snap("add_app", || {
+        let mut app = list();
+        app.on_event(&ch('a'));
+        typed(&mut app, "Entra ID 連携");
+        app.on_event(&key(KeyCode::Tab));
+        typed(&mut app, "Provisioning from Entra");
+        app
+    });
+    snap("add_app_invalid", || {
+        let mut app = list();
+        app.on_event(&ch('a'));
+        app.on_event(&key(KeyCode::Enter));
+        assert!(app.take_commands().is_empty(), "an empty name is not sent");
+        app
+    });
+}
+
+#[test]
+fn manage_screens() {
+    snap("manage_active_token", || manage(10));
+    snap("manage_cjk", || manage(11));
+    snap("manage_hostile", || manage(12));
+    snap("manage_not_member", || manage(13));
+    snap("manage_sso_warning", || {
+        let mut apps = fixtures::sample_apps();
+        apps[0].warnings = vec![format!(
+            "To use provisioning and SSO at the same time, select LINE WORKS Account as the User Key in SSO \
+             Type; the current SSO user key ({SsoUserKey:?}) will not match provisioned accounts.",
+            SsoUserKey = SsoUserKey::Email
+        )];
+        let mut app = fixtures::app_with(apps, true);
+        open(&mut app, 10);
+        app
+    });
+}
+
+#[test]
+fn audit_log() {
+    snap("audit_all", || {
+        let mut app = list();
+        app.on_event(&ch('L'));
+        app.on_reply(Reply::Audit(None, Ok(fixtures::audit_events())));
+        app
+    });
+}
+
+#[test]
+fn secret_modals() {
+    snap("token_modal", issued_token_modal);
+    snap("token_modal_nudged", || {
+        let mut app = issued_token_modal();
+        app.on_event(&key(KeyCode::Esc));
+        app.on_reply(Reply::Copied("sent to your terminal's clipboard (OSC 52)".into()));
+        app
+    });
+    snap("client_secret_modal", || {
+        let mut app = list();
+        app.on_event(&ch('a'));
+        typed(&mut app, "New app");
+        app.on_event(&key(KeyCode::Enter));
+        app.take_commands();
+        let mut created = fixtures::client_app(20, "New app");
+        created.client_id = "CID00000000000000020".into();
+        app.on_reply(Reply::Created(Ok(AppCreated {
+            app: created,
+            client_secret: SecretString::from("dcs_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"),
+        })));
+        app
+    });
+}
+
+#[test]
+fn confirmations_and_edits() {
+    snap("confirm_delete", || {
+        let mut app = list();
+        app.on_event(&ctrl('d'));
+        typed(&mut app, "Okta");
+        app
+    });
+    snap("confirm_scim_off", || {
+        let mut app = manage(10);
+        app.on_event(&ch('s'));
+        app
+    });
+    snap("confirm_scim_on", || {
+        let mut app = manage(12);
+        app.on_event(&ch('s'));
+        app
+    });
+    snap("confirm_revoke", || {
+        let mut app = manage(10);
+        app.on_event(&ch('R'));
+        app
+    });
+    snap("confirm_reissue_secret", || {
+        let mut app = manage(10);
+        app.on_event(&ch('x'));
+        app
+    });
+    snap("edit_app", || {
+        let mut app = manage(11);
+        app.on_event(&ch('e'));
+        app
+    });
+    snap("edit_members", || {
+        let mut app = manage(10);
+        app.on_event(&ch('m'));
+        typed(&mut app, ", bob");
+        app
+    });
+}
+
+#[test]
+fn help_overlay_and_small_terminal() {
+    snap("help", || {
+        let mut app = list();
+        app.on_event(&ch('?'));
+        app
+    });
+    let app = list();
+    let t = render(&app, 79, 24);
+    insta::assert_snapshot!("too_small_79x24", t.backend());
+    let t = render(&app, 100, 10);
+    insta::assert_snapshot!("too_small_100x10", t.backend());
+}
+
+#[test]
+fn hostile_text_is_shown_escaped_never_raw() {
+    let app = manage(12);
+    for (w, h) in SIZES {
+        let t = render(&app, w, h);
+        let buf = t.backend().buffer();
+        let all: String = buf.content().iter().map(|c| c.symbol()).collect();
+        assert!(!all.contains('\x1b') && !all.contains('\u{202E}') && !all.contains('\x07'));
+        assert!(all.contains("evil\\x1b[31mred\\u{202e}gpj.exe"), "{all}");
+    }
+    assert_eq!(app.app(Uuid::from_u128(12)).unwrap().name, "evil\\x1b[31mred\\u{202e}gpj.exe");
+    assert_ne!(HOSTILE_NAME, app.app(Uuid::from_u128(12)).unwrap().name);
+}
+
+/// A row as a terminal shows it: the cells hidden behind wide characters are skipped.
+fn row_text(buf: &ratatui::buffer::Buffer, y: u16) -> String {
+    let mut out = String::new();
+    let mut x = 0;
+    while x < buf.area.width {
+        let s = buf[(x, y)].symbol();
+        out.push_str(s);
+        x += (super::text::width(s) as u16).max(1);
+    }
+    out
+}
+
+#[test]
+fn cjk_names_keep_columns_aligned() {
+    let app = list();
+    let t = render(&app, 80, 24);
+    let buf = t.backend().buffer();
+    // The Client ID column starts at the same display column on every row, wide names or not.
+    let cols: Vec<usize> = (0..24)
+        .map(|y| row_text(buf, y))
+        .filter_map(|row| row.find("CID").map(|i| super::text::width(&row[..i])))
+        .collect();
+    assert_eq!(cols.len(), 4, "all four apps are listed");
+    assert!(cols.windows(2).all(|w| w[0] == w[1]), "client IDs misaligned: {cols:?}");
+    let all: String = (0..24).map(|y| row_text(buf, y)).collect();
+    assert!(all.contains("人事システム"), "the CJK name is drawn");
+    assert!(!all.contains(CJK_NAME), "the long CJK name is truncated at 80 columns");
+    assert!(all.contains('…'));
+}
+
+#[test]
+fn no_color_marks_selection_without_colour() {
+    let app = fixtures::app_with(fixtures::sample_apps(), false);
+    let t = render(&app, 80, 24);
+    let buf = t.backend().buffer();
+    let mut saw_selection = false;
+    for cell in buf.content() {
+        assert_eq!(cell.fg, ratatui::style::Color::Reset, "colour used with NO_COLOR");
+        assert_eq!(cell.bg, ratatui::style::Color::Reset, "colour used with NO_COLOR");
+        if cell.symbol() == "▶" {
+            saw_selection = true;
+            assert!(cell.modifier.contains(Modifier::REVERSED));
+        }
+    }
+    assert!(saw_selection, "the selected row has a marker");
+}

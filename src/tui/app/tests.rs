@@ -1,1 +1,227 @@
+use super::*;
+use crate::tui::fixtures;
+use crate::tui::snapshots::{ch, ctrl, key, typed};
+use crate::wire::IssuedToken;
+use secrecy::ExposeSecret;
 
+const TOKEN: &str = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ0ZXN0In0.c2lnbmF0dXJl-unit-test-token";
+
+fn list() -> App {
+    fixtures::app_with(fixtures::sample_apps(), true)
+}
+
+fn with_token_modal() -> App {
+    let mut app = list();
+    app.list.selected = 0;
+    app.on_event(&key(KeyCode::Enter));
+    app.on_reply(Reply::TokenIssued(
+        Uuid::from_u128(10),
+        Ok(IssuedToken {
+            token: SecretString::from(TOKEN),
+            token_id: Uuid::from_u128(1),
+            issued_at: fixtures::NOW,
+            expires_at: fixtures::NOW,
+        }),
+    ));
+    app.take_commands();
+    app
+}
+
+#[test]
+fn the_token_modal_needs_an_explicit_acknowledgement() {
+    let mut app = with_token_modal();
+    assert_eq!(app.open_secret().unwrap().expose_secret(), TOKEN);
+    for ev in [key(KeyCode::Esc), key(KeyCode::Enter), ch('q')] {
+        app.on_event(&ev);
+        assert!(app.secret_open(), "{ev:?} closed the modal without acknowledgement");
+        assert!(matches!(&app.modal, Some(Modal::Secret(m)) if m.nudged));
+        assert!(!app.quit);
+    }
+    app.on_event(&ch(' '));
+    app.on_event(&key(KeyCode::Enter));
+    assert!(!app.secret_open());
+    assert!(app.clear_screen, "closing asks for a full repaint");
+}
+
+#[test]
+fn the_token_is_never_in_debug_output() {
+    let mut app = with_token_modal();
+    assert!(!format!("{app:?}").contains(TOKEN), "Debug of the open modal leaks the token");
+    app.on_event(&ch('y'));
+    let commands = app.take_commands();
+    assert!(matches!(commands.as_slice(), [Command::CopySecret]));
+    app.on_event(&ch('t'));
+    let commands = app.take_commands();
+    assert!(!format!("{commands:?}").contains(TOKEN), "Debug of commands leaks the token");
+    app.on_event(&ch(' '));
+    app.on_event(&key(KeyCode::Enter));
+    assert!(!format!("{app:?}").contains(TOKEN));
+    assert!(app.open_secret().is_none());
+}
+
+#[test]
+fn ctrl_c_always_quits() {
+    let mut app = with_token_modal();
+    app.on_event(&ctrl('c'));
+    assert!(app.quit);
+    let mut app = list();
+    app.on_event(&ch('/'));
+    app.on_event(&ctrl('c'));
+    assert!(app.quit);
+}
+
+#[test]
+fn issue_is_disabled_with_a_reason() {
+    let apps = fixtures::sample_apps();
+    assert_eq!(issue_blocked(&apps[0]), Some("a token is already active; revoke it first (R)"));
+    assert_eq!(issue_blocked(&apps[2]), Some("SCIM is off; switch Enable SCIM on first (s)"));
+    assert_eq!(
+        issue_blocked(&apps[3]),
+        Some("you are not a member of this app's access permission")
+    );
+    let mut app = list();
+    app.list.selected = 2;
+    app.on_event(&key(KeyCode::Enter));
+    app.take_commands();
+    app.on_event(&ch('i'));
+    assert!(app.take_commands().is_empty(), "no request while SCIM is off");
+    assert!(app.toast.as_ref().unwrap().text.contains("SCIM is off"));
+}
+
+#[test]
+fn delete_needs_the_typed_name() {
+    let mut app = list();
+    app.list.selected = 0;
+    app.on_event(&ctrl('d'));
+    typed(&mut app, "Okta syn");
+    app.on_event(&key(KeyCode::Enter));
+    assert!(app.take_commands().is_empty());
+    assert!(app.modal.is_some());
+    typed(&mut app, "c");
+    app.on_event(&key(KeyCode::Enter));
+    assert!(matches!(app.take_commands().as_slice(), [Command::DeleteApp(id)] if *id == Uuid::from_u128(10)));
+    assert!(app.modal.is_none());
+}
+
+#[test]
+fn scim_switch_asks_first_and_warns_about_revocation() {
+    let mut app = list();
+    app.list.selected = 0;
+    app.on_event(&key(KeyCode::Enter));
+    app.take_commands();
+    app.on_event(&ch('s'));
+    assert!(matches!(
+        &app.modal,
+        Some(Modal::Confirm(Confirm { kind: ConfirmKind::SetScim { enable: false, revokes_token: true, .. }, .. }))
+    ));
+    app.on_event(&ch('n'));
+    assert!(app.modal.is_none() && app.take_commands().is_empty());
+    app.on_event(&ch('s'));
+    app.on_event(&ch('y'));
+    assert!(matches!(app.take_commands().as_slice(), [Command::SetScim { enabled: false, .. }]));
+}
+
+#[test]
+fn filter_narrows_as_you_type_and_esc_clears() {
+    let mut app = list();
+    app.on_event(&ch('/'));
+    typed(&mut app, "okta");
+    assert_eq!(app.visible.len(), 1);
+    typed(&mut app, "x");
+    assert_eq!(app.visible.len(), 0);
+    app.on_event(&key(KeyCode::Esc));
+    assert_eq!(app.visible.len(), 4);
+    assert!(!app.quit, "q typed into the filter does not quit");
+}
+
+#[test]
+fn vim_keys_paging_and_ends() {
+    let mut app = fixtures::app_with(fixtures::many_apps(100), true);
+    app.list.page.set(20);
+    app.on_event(&ch('j'));
+    app.on_event(&key(KeyCode::Down));
+    assert_eq!(app.list.selected, 2);
+    app.on_event(&ch('k'));
+    assert_eq!(app.list.selected, 1);
+    app.on_event(&ch('G'));
+    assert_eq!(app.list.selected, 99);
+    app.on_event(&key(KeyCode::PageUp));
+    assert_eq!(app.list.selected, 79);
+    app.on_event(&ch('g'));
+    assert_eq!(app.list.selected, 0);
+    app.on_event(&key(KeyCode::PageDown));
+    assert_eq!(app.list.selected, 20);
+}
+
+#[test]
+fn unreachable_is_reported_and_r_retries() {
+    let mut app = list();
+    app.on_event(&ch('r'));
+    assert!(matches!(app.take_commands().as_slice(), [Command::LoadApps]));
+    app.on_reply(Reply::Apps(Err(ClientError::Unreachable {
+        url: "http://x".into(),
+        reason: "refused".into(),
+    })));
+    assert!(matches!(app.conn.link, Link::Unreachable(_)));
+    assert!(!app.quit);
+    app.on_event(&ch('r'));
+    assert!(matches!(app.take_commands().as_slice(), [Command::LoadApps]));
+    app.on_reply(Reply::Apps(Ok(fixtures::sample_apps())));
+    assert_eq!(app.conn.link, Link::Online);
+}
+
+#[test]
+fn an_ended_remote_session_returns_to_login() {
+    let mut app = list();
+    app.on_reply(Reply::Apps(Err(ClientError::Api {
+        status: 401,
+        code: "unauthorized".into(),
+        message: "the session expired after being idle; sign in again".into(),
+    })));
+    assert!(matches!(&app.screen, Screen::Login(f) if f.error.as_deref().unwrap().contains("sign in again")));
+}
+
+#[test]
+fn login_sends_the_password_once_and_keeps_no_copy() {
+    let mut c = fixtures::connection();
+    c.link = Link::SignedOut;
+    let mut app = App::new(Keymap::defaults(), c, true);
+    typed(&mut app, "alice");
+    app.on_event(&key(KeyCode::Enter));
+    typed(&mut app, "correct horse battery");
+    app.on_event(&key(KeyCode::Enter));
+    match app.take_commands().as_slice() {
+        [Command::Login { username, password }] => {
+            assert_eq!(username, "alice");
+            assert_eq!(password.expose_secret(), "correct horse battery");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!format!("{app:?}").contains("correct horse"));
+}
+
+#[test]
+fn keys_are_ignored_while_the_terminal_is_too_small() {
+    let mut app = list();
+    app.too_small.set(true);
+    app.on_event(&ctrl('d'));
+    app.on_event(&ch('a'));
+    assert!(app.modal.is_none() && matches!(app.screen, Screen::AppList));
+    app.on_event(&ch('q'));
+    assert!(app.quit);
+}
+
+#[test]
+fn overridden_keys_drive_the_app() {
+    let mut keys = crate::config::Config::defaults().keys;
+    keys.insert("quit".into(), vec!["ctrl-q".into()]);
+    keys.insert("add_app".into(), vec!["n".into()]);
+    let mut app = App::new(Keymap::from_config(&keys).unwrap(), fixtures::connection(), true);
+    app.on_event(&ch('q'));
+    assert!(!app.quit);
+    app.on_event(&ch('n'));
+    assert!(matches!(app.screen, Screen::AddApp(_)));
+    app.on_event(&key(KeyCode::Esc));
+    app.on_event(&ctrl('q'));
+    assert!(app.quit);
+}
