@@ -491,8 +491,7 @@ impl App {
             Some(slot) => *slot = app,
             None => {
                 self.apps.push(app);
-                self.apps
-                    .sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+                self.apps.sort_by_key(|a| a.name.to_lowercase());
             }
         }
         self.refilter(keep);

@@ -95,10 +95,22 @@ pub fn audit_events() -> Vec<AuditEvent> {
         detail: detail.map(str::to_owned),
     };
     vec![
-        ev(1, "token.issue", Some("Okta sync"), Outcome::Success, Some("token 00000000-0000-0000-0000-00000000004d")),
+        ev(
+            1,
+            "token.issue",
+            Some("Okta sync"),
+            Outcome::Success,
+            Some("token 00000000-0000-0000-0000-00000000004d"),
+        ),
         ev(2, "app.scim.enable", Some("Okta sync"), Outcome::Success, None),
         ev(3, "app.create", Some(CJK_NAME), Outcome::Success, None),
-        ev(4, "token.issue", Some(HOSTILE_NAME), Outcome::Failure, Some("SCIM is off for this app")),
+        ev(
+            4,
+            "token.issue",
+            Some(HOSTILE_NAME),
+            Outcome::Failure,
+            Some("SCIM is off for this app"),
+        ),
         ev(5, "session.login", None, Outcome::Success, None),
     ]
 }

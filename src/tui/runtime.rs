@@ -26,6 +26,9 @@ pub enum Connect {
     Remote { client: ConsoleClient, cached: bool },
 }
 
+/// Stores the session of a fresh login (the opt-in session cache).
+pub type SaveSession = Box<dyn Fn(&ConsoleClient) + Send>;
+
 pub struct Runtime {
     client: Option<ConsoleClient>,
     tx: mpsc::UnboundedSender<Reply>,
@@ -34,12 +37,15 @@ pub struct Runtime {
     pub mouse: bool,
     mouse_on: bool,
     /// Called with the new session token after a login, for the opt-in session cache.
-    pub on_login: Option<Box<dyn Fn(&ConsoleClient) + Send>>,
+    pub on_login: Option<SaveSession>,
 }
 
 /// Replies the runtime handles itself before the app sees them.
 enum Internal {
+    /// The embedded server is up and this client is signed in to it.
     Client(ConsoleClient),
+    /// A login succeeded: the client must be swapped before the app sends anything else.
+    LoggedIn(ConsoleClient, crate::wire::Admin),
 }
 
 impl Runtime {
@@ -96,7 +102,13 @@ impl Runtime {
         loop {
             if app.clear_screen {
                 app.clear_screen = false;
-                terminal.clear()?;
+                // A blank frame overwrites every cell the secret used and leaves ratatui's
+                // previous buffer blank, so the next frame is drawn in full. (Terminal::clear
+                // would query the cursor position, which hangs on terminals that never answer.)
+                terminal.draw(|f| f.render_widget(ratatui::widgets::Clear, f.area()))?;
+                terminal
+                    .backend_mut()
+                    .clear_region(ratatui::backend::ClearType::All)?;
                 dirty = true;
             }
             self.sync_mouse(terminal.backend_mut(), app);
@@ -118,15 +130,20 @@ impl Runtime {
                     None => break,
                 },
                 Some(reply) = self.rx.recv() => { app.on_reply(reply); dirty = true; }
-                Some(Internal::Client(client)) = internal_rx.recv() => {
-                    self.client = Some(client);
-                    if matches!(app.conn.link, super::app::Link::Connecting | super::app::Link::Unreachable(_)) {
-                        app.connected(None);
-                    } else if let Some(save) = &self.on_login {
-                        save(self.client.as_ref().expect("just set"));
-                    }
-                    if let Some(c) = &self.client {
-                        app.conn.server = c.base_url().to_owned();
+                Some(internal) = internal_rx.recv() => {
+                    match internal {
+                        Internal::Client(client) => {
+                            app.conn.server = client.base_url().to_owned();
+                            self.client = Some(client);
+                            app.connected(None);
+                        }
+                        Internal::LoggedIn(client, admin) => {
+                            if let Some(save) = &self.on_login {
+                                save(&client);
+                            }
+                            self.client = Some(client);
+                            app.on_reply(Reply::LoggedIn(Ok(admin)));
+                        }
                     }
                     dirty = true;
                 }
@@ -196,11 +213,14 @@ impl Runtime {
                 let internal = internal.clone();
                 tokio::spawn(async move {
                     let mut client = client;
-                    let result = client.login(&username, password).await;
-                    if result.is_ok() {
-                        let _ = internal.send(Internal::Client(client));
+                    match client.login(&username, password).await {
+                        Ok(session) => {
+                            let _ = internal.send(Internal::LoggedIn(client, session.admin));
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Reply::LoggedIn(Err(e)));
+                        }
                     }
-                    let _ = tx.send(Reply::LoggedIn(result.map(|s| s.admin)));
                 });
             }
             other => {

@@ -22,7 +22,11 @@ pub fn key(code: KeyCode) -> Event {
 }
 
 pub fn ch(c: char) -> Event {
-    let m = if c.is_ascii_uppercase() { KeyModifiers::SHIFT } else { KeyModifiers::NONE };
+    let m = if c.is_ascii_uppercase() {
+        KeyModifiers::SHIFT
+    } else {
+        KeyModifiers::NONE
+    };
     Event::Key(KeyEvent::new(KeyCode::Char(c), m))
 }
 
@@ -55,7 +59,11 @@ fn list() -> App {
 }
 
 fn open(app: &mut App, id: u128) {
-    let pos = app.visible.iter().position(|i| app.apps[*i].id == Uuid::from_u128(id)).unwrap();
+    let pos = app
+        .visible
+        .iter()
+        .position(|i| app.apps[*i].id == Uuid::from_u128(id))
+        .unwrap();
     app.list.selected = pos;
     app.on_event(&key(KeyCode::Enter));
     app.take_commands();
@@ -297,7 +305,10 @@ fn hostile_text_is_shown_escaped_never_raw() {
         assert!(!all.contains('\x1b') && !all.contains('\u{202E}') && !all.contains('\x07'));
         assert!(all.contains("evil\\x1b[31mred\\u{202e}gpj.exe"), "{all}");
     }
-    assert_eq!(app.app(Uuid::from_u128(12)).unwrap().name, "evil\\x1b[31mred\\u{202e}gpj.exe");
+    assert_eq!(
+        app.app(Uuid::from_u128(12)).unwrap().name,
+        "evil\\x1b[31mred\\u{202e}gpj.exe"
+    );
     assert_ne!(HOSTILE_NAME, app.app(Uuid::from_u128(12)).unwrap().name);
 }
 
@@ -324,10 +335,16 @@ fn cjk_names_keep_columns_aligned() {
         .filter_map(|row| row.find("CID").map(|i| super::text::width(&row[..i])))
         .collect();
     assert_eq!(cols.len(), 4, "all four apps are listed");
-    assert!(cols.windows(2).all(|w| w[0] == w[1]), "client IDs misaligned: {cols:?}");
+    assert!(
+        cols.windows(2).all(|w| w[0] == w[1]),
+        "client IDs misaligned: {cols:?}"
+    );
     let all: String = (0..24).map(|y| row_text(buf, y)).collect();
     assert!(all.contains("人事システム"), "the CJK name is drawn");
-    assert!(!all.contains(CJK_NAME), "the long CJK name is truncated at 80 columns");
+    assert!(
+        !all.contains(CJK_NAME),
+        "the long CJK name is truncated at 80 columns"
+    );
     assert!(all.contains('…'));
 }
 

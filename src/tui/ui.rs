@@ -308,7 +308,9 @@ pub fn token_cell(app: &ClientApp, now: OffsetDateTime) -> String {
         None => "none".into(),
         Some(t) => match t.state {
             TokenState::Active => {
-                let days = (t.expires_at - now).whole_days();
+                // Rounded up: a token issued a moment ago has 90 days left, not 89.
+                let secs = (t.expires_at - now).whole_seconds();
+                let days = (secs + 86_399).div_euclid(86_400);
                 if days >= 1 {
                     format!("active · {days} d left")
                 } else {

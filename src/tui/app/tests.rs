@@ -33,7 +33,10 @@ fn the_token_modal_needs_an_explicit_acknowledgement() {
     assert_eq!(app.open_secret().unwrap().expose_secret(), TOKEN);
     for ev in [key(KeyCode::Esc), key(KeyCode::Enter), ch('q')] {
         app.on_event(&ev);
-        assert!(app.secret_open(), "{ev:?} closed the modal without acknowledgement");
+        assert!(
+            app.secret_open(),
+            "{ev:?} closed the modal without acknowledgement"
+        );
         assert!(matches!(&app.modal, Some(Modal::Secret(m)) if m.nudged));
         assert!(!app.quit);
     }
@@ -46,13 +49,19 @@ fn the_token_modal_needs_an_explicit_acknowledgement() {
 #[test]
 fn the_token_is_never_in_debug_output() {
     let mut app = with_token_modal();
-    assert!(!format!("{app:?}").contains(TOKEN), "Debug of the open modal leaks the token");
+    assert!(
+        !format!("{app:?}").contains(TOKEN),
+        "Debug of the open modal leaks the token"
+    );
     app.on_event(&ch('y'));
     let commands = app.take_commands();
     assert!(matches!(commands.as_slice(), [Command::CopySecret]));
     app.on_event(&ch('t'));
     let commands = app.take_commands();
-    assert!(!format!("{commands:?}").contains(TOKEN), "Debug of commands leaks the token");
+    assert!(
+        !format!("{commands:?}").contains(TOKEN),
+        "Debug of commands leaks the token"
+    );
     app.on_event(&ch(' '));
     app.on_event(&key(KeyCode::Enter));
     assert!(!format!("{app:?}").contains(TOKEN));
@@ -73,8 +82,14 @@ fn ctrl_c_always_quits() {
 #[test]
 fn issue_is_disabled_with_a_reason() {
     let apps = fixtures::sample_apps();
-    assert_eq!(issue_blocked(&apps[0]), Some("a token is already active; revoke it first (R)"));
-    assert_eq!(issue_blocked(&apps[2]), Some("SCIM is off; switch Enable SCIM on first (s)"));
+    assert_eq!(
+        issue_blocked(&apps[0]),
+        Some("a token is already active; revoke it first (R)")
+    );
+    assert_eq!(
+        issue_blocked(&apps[2]),
+        Some("SCIM is off; switch Enable SCIM on first (s)")
+    );
     assert_eq!(
         issue_blocked(&apps[3]),
         Some("you are not a member of this app's access permission")
@@ -112,13 +127,23 @@ fn scim_switch_asks_first_and_warns_about_revocation() {
     app.on_event(&ch('s'));
     assert!(matches!(
         &app.modal,
-        Some(Modal::Confirm(Confirm { kind: ConfirmKind::SetScim { enable: false, revokes_token: true, .. }, .. }))
+        Some(Modal::Confirm(Confirm {
+            kind: ConfirmKind::SetScim {
+                enable: false,
+                revokes_token: true,
+                ..
+            },
+            ..
+        }))
     ));
     app.on_event(&ch('n'));
     assert!(app.modal.is_none() && app.take_commands().is_empty());
     app.on_event(&ch('s'));
     app.on_event(&ch('y'));
-    assert!(matches!(app.take_commands().as_slice(), [Command::SetScim { enabled: false, .. }]));
+    assert!(matches!(
+        app.take_commands().as_slice(),
+        [Command::SetScim { enabled: false, .. }]
+    ));
 }
 
 #[test]

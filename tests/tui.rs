@@ -1,0 +1,389 @@
+//! The real `devconsole` binary in a pseudo-terminal: embedded mode on a temporary data dir,
+//! a panic that must restore the terminal, and a remote server killed mid-session.
+//! Every wait is for something on screen (or the process exiting), with a generous deadline.
+
+use base64::Engine as _;
+use portable_pty::{Child, CommandBuilder, PtySize, native_pty_system};
+use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_devconsole");
+const ROWS: u16 = 30;
+const COLS: u16 = 100;
+
+fn deadline() -> Duration {
+    if std::env::var_os("CI").is_some() {
+        Duration::from_secs(60)
+    } else {
+        Duration::from_secs(30)
+    }
+}
+
+/// A child process on a pty, its output drained on a thread into a vt100 screen and a raw log.
+struct Term {
+    parser: Arc<Mutex<vt100::Parser>>,
+    raw: Arc<Mutex<Vec<u8>>>,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn Child + Send + Sync>,
+    _master: Box<dyn portable_pty::MasterPty + Send>,
+}
+
+impl Term {
+    fn spawn(args: &[&str], home: &Path, extra_env: &[(&str, &str)]) -> Term {
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows: ROWS,
+                cols: COLS,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("openpty");
+        let mut cmd = CommandBuilder::new(BIN);
+        cmd.args(args);
+        cmd.cwd(home);
+        for k in [
+            "DISPLAY",
+            "WAYLAND_DISPLAY",
+            "SSH_CONNECTION",
+            "SSH_TTY",
+            "TMUX",
+            "NO_COLOR",
+        ] {
+            cmd.env_remove(k);
+        }
+        cmd.env("TERM", "xterm-256color");
+        cmd.env("DEVCONSOLE_DATA_DIR", home.join("data"));
+        cmd.env("DEVCONSOLE_CONFIG_DIR", home.join("config"));
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let child = pair.slave.spawn_command(cmd).expect("spawn devconsole");
+        // Without this the reader never sees EOF after the child exits.
+        drop(pair.slave);
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(
+            ROWS.try_into().unwrap(),
+            COLS.try_into().unwrap(),
+            0,
+        )));
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let mut reader = pair.master.try_clone_reader().expect("pty reader");
+        let (p, r) = (parser.clone(), raw.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        p.lock().unwrap().process(&buf[..n]);
+                        r.lock().unwrap().extend_from_slice(&buf[..n]);
+                    }
+                }
+            }
+        });
+        let writer = pair.master.take_writer().expect("pty writer");
+        Term {
+            parser,
+            raw,
+            writer,
+            child,
+            _master: pair.master,
+        }
+    }
+
+    fn send(&mut self, keys: &str) {
+        self.writer.write_all(keys.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    fn screen(&self) -> String {
+        self.parser.lock().unwrap().screen().contents()
+    }
+
+    fn raw(&self) -> Vec<u8> {
+        self.raw.lock().unwrap().clone()
+    }
+
+    /// Waits until the screen satisfies `ok`; on timeout fails showing the screen.
+    fn wait_until(&mut self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let end = Instant::now() + deadline();
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("devconsole exited ({status:?}) while waiting for {what}; screen:\n{screen}");
+            }
+            if Instant::now() > end {
+                panic!("timed out waiting for {what}; screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn wait_for(&mut self, text: &str) -> String {
+        self.wait_until(&format!("{text:?}"), |s| s.contains(text))
+    }
+
+    fn wait_raw(&self, what: &str, ok: impl Fn(&[u8]) -> bool) -> Vec<u8> {
+        let end = Instant::now() + deadline();
+        loop {
+            let raw = self.raw();
+            if ok(&raw) {
+                return raw;
+            }
+            assert!(Instant::now() < end, "timed out waiting for {what} in the output");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
+        let end = Instant::now() + deadline();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < end,
+                "devconsole did not exit; screen:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Term {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The first OSC 52 payload after `from`, decoded.
+fn osc52_payload(raw: &[u8], from: usize) -> Option<String> {
+    let start = from + find(&raw[from..], b"\x1b]52;c;")? + 7;
+    let end = start + raw[start..].iter().position(|b| *b == 0x07 || *b == 0x1b)?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(&raw[start..end])
+        .expect("OSC 52 payload is base64");
+    Some(String::from_utf8(bytes).expect("utf-8 payload"))
+}
+
+/// The JWT as the modal shows it: consecutive rows of base64url and dots, joined.
+fn jwt_on_screen(screen: &str) -> Option<(String, Vec<String>)> {
+    let is_token_row = |l: &str| {
+        let t = l.trim();
+        t.len() >= 20
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    let lines: Vec<&str> = screen.lines().collect();
+    let first = lines
+        .iter()
+        .position(|l| l.trim().starts_with("eyJ") && is_token_row(l))?;
+    let rows: Vec<String> = lines[first..]
+        .iter()
+        .take_while(|l| is_token_row(l))
+        .map(|l| l.trim().to_owned())
+        .collect();
+    let token = rows.concat();
+    let parts: Vec<&str> = token.split('.').collect();
+    (parts.len() == 3 && parts.iter().all(|p| !p.is_empty())).then_some((token, rows))
+}
+
+#[test]
+fn add_app_enable_scim_issue_copy_and_restart() {
+    let home = tempfile::tempdir().unwrap();
+    let mut t = Term::spawn(&[], home.path(), &[]);
+    t.wait_for("No client apps yet");
+    t.wait_for("embedded");
+
+    // Add a provisioning app; its client secret is shown once.
+    t.send("a");
+    t.wait_for("Provisioning management");
+    t.send("Okta sync");
+    t.send("\t");
+    t.send("Provision users from Okta");
+    t.send("\r");
+    t.wait_for("This client secret is shown only once");
+    t.send(" ");
+    t.send("\r");
+    t.wait_for("1. Basic information");
+
+    // Enable SCIM, confirming first.
+    t.wait_for("Issue (disabled: SCIM is off");
+    t.send("s");
+    t.wait_for("Switch Enable SCIM on for Okta sync?");
+    t.send("y");
+    t.wait_for("[ ON  ]");
+
+    // Issue the token: the modal shows a JWT.
+    t.send("i");
+    let screen = t.wait_for("This token is shown only once");
+    let (jwt, rows) = jwt_on_screen(&screen).unwrap_or_else(|| panic!("no JWT on screen:\n{screen}"));
+    assert!(jwt.starts_with("eyJ"), "{jwt}");
+
+    // `y` sends it over OSC 52 (no DISPLAY here, so `auto` picks OSC 52).
+    let before = t.raw().len();
+    t.send("y");
+    t.wait_for("sent to your terminal's clipboard (OSC 52)");
+    let raw = t.wait_raw("an OSC 52 sequence", |r| osc52_payload(r, before).is_some());
+    assert_eq!(
+        osc52_payload(&raw, before).unwrap(),
+        jwt,
+        "OSC 52 carries exactly the token"
+    );
+
+    // Esc alone does not close it; acknowledging does, and the token is gone from the screen.
+    t.send("\x1b");
+    t.wait_for("Not closed");
+    t.send(" ");
+    t.send("\r");
+    let screen = t.wait_until("the modal to close", |s| {
+        !s.contains("Issue Long-lived Token") && s.contains("active · ")
+    });
+    assert!(!screen.contains(&jwt));
+    for row in &rows {
+        assert!(
+            !screen.contains(row.as_str()),
+            "a piece of the token is still on screen:\n{screen}"
+        );
+    }
+    assert!(jwt_on_screen(&screen).is_none());
+
+    t.send("q");
+    assert!(t.wait_exit().success());
+    drop(t);
+
+    // Restart on the same data dir: the app is still listed, with an active token.
+    let mut t = Term::spawn(&[], home.path(), &[]);
+    let screen = t.wait_until("Okta sync with an active token", |s| {
+        s.lines()
+            .any(|l| l.contains("Okta sync") && l.contains("on") && l.contains("active · 90 d left"))
+    });
+    assert!(!screen.contains(&jwt));
+    t.send("\x03");
+    assert!(t.wait_exit().success(), "Ctrl-C quits cleanly");
+    let log = std::fs::read_to_string(home.path().join("data/devconsole.log")).unwrap();
+    assert!(!log.contains(&jwt), "the token is in the log");
+}
+
+#[test]
+fn a_panic_in_a_spawned_task_restores_the_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    let mut t = Term::spawn(&[], home.path(), &[("DEVCONSOLE_TEST_PANIC", "1")]);
+    let status = t.wait_exit();
+    assert!(!status.success(), "a panic must exit non-zero: {status:?}");
+    let raw = t.wait_raw("the panic report", |r| {
+        find(r, b"test panic in a spawned task").is_some()
+    });
+    let entered = find(&raw, b"\x1b[?1049h").expect("entered the alternate screen");
+    let left = find(&raw, b"\x1b[?1049l").expect("left the alternate screen");
+    assert!(left > entered);
+    let shown = raw[left..]
+        .windows(6)
+        .position(|w| w == b"\x1b[?25h")
+        .or_else(|| find(&raw[..left], b"\x1b[?25h").filter(|i| *i > entered));
+    assert!(shown.is_some(), "the cursor was shown again");
+    let report = find(&raw, b"test panic in a spawned task").unwrap();
+    assert!(
+        report > left,
+        "the report is printed after the terminal is restored"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn killing_the_server_is_reported_and_the_console_keeps_running() {
+    let home = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", home.path().join("server.db").display());
+    let password = "correct-horse-battery";
+    let mut create = std::process::Command::new(BIN)
+        .args([
+            "admin",
+            "create",
+            "alice",
+            "--role",
+            "developer",
+            "--password-stdin",
+            "--database",
+            &db,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    create
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    assert!(create.wait().unwrap().success(), "admin create failed");
+
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let server = std::process::Command::new(BIN)
+        .args(["serve", "--listen", &listen, "--database", &db])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut server = Server(server);
+    let end = Instant::now() + deadline();
+    while std::net::TcpStream::connect(&listen).is_err() {
+        assert!(server.0.try_wait().unwrap().is_none(), "the server exited");
+        assert!(Instant::now() < end, "the server did not start listening");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let url = format!("http://{listen}");
+    let mut t = Term::spawn(&["--server", &url], home.path(), &[]);
+    t.wait_for("Sign in");
+    t.send("alice\t");
+    t.send(password);
+    t.send("\r");
+    t.wait_for("alice · Developers authority");
+    t.wait_for("No client apps yet");
+
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    t.send("r");
+    t.wait_for("server unreachable");
+    t.wait_for("cannot reach the server");
+    // Still responsive: the help overlay opens and closes.
+    t.send("?");
+    t.wait_for("Keys (from the live keymap)");
+    t.send("?");
+    t.wait_until("help to close", |s| !s.contains("Keys (from the live keymap)"));
+    assert!(
+        t.child.try_wait().unwrap().is_none(),
+        "the console is still running"
+    );
+    t.send("q");
+    assert!(t.wait_exit().success(), "q quits cleanly");
+}
