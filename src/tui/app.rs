@@ -348,6 +348,8 @@ pub struct App {
     pub clear_screen: bool,
     /// The last drawn size was below 80×24.
     pub too_small: Cell<bool>,
+    /// Rows `[top, bottom)` of the app list's scrolling rows in the last frame, if it showed them.
+    pub list_rows: Cell<Option<(u16, u16)>>,
     commands: Vec<Command>,
 }
 
@@ -381,6 +383,7 @@ impl App {
             quit: false,
             clear_screen: false,
             too_small: Cell::new(false),
+            list_rows: Cell::new(None),
             commands: Vec::new(),
         }
     }

@@ -10,6 +10,7 @@ use color_eyre::eyre::Result;
 use futures::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::Backend;
+use ratatui::buffer::{Buffer, Cell};
 use ratatui::crossterm::event::{DisableMouseCapture, EnableMouseCapture, EventStream};
 use ratatui::crossterm::execute;
 use std::io::Write;
@@ -97,6 +98,7 @@ impl Runtime {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut dirty = true;
+        let mut painter = Painter::default();
         let mut last_clock = Instant::now();
         let mut panic_armed = std::env::var_os("DEVCONSOLE_TEST_PANIC").is_some();
         loop {
@@ -109,11 +111,12 @@ impl Runtime {
                 terminal
                     .backend_mut()
                     .clear_region(ratatui::backend::ClearType::All)?;
+                painter.invalidate();
                 dirty = true;
             }
             self.sync_mouse(terminal.backend_mut(), app);
             if dirty {
-                terminal.draw(|f| ui::draw(f, app))?;
+                painter.draw(terminal, app)?;
                 dirty = false;
                 if panic_armed {
                     // Test-only: proves a panic in a spawned task restores the terminal.
@@ -233,6 +236,85 @@ impl Runtime {
     }
 }
 
+/// Draws frames, scrolling the app list with the terminal's own scroll region (DECSTBM, then
+/// SU/SD) when it moved by less than a page, so one `j` at the edge of the list costs one new row
+/// rather than a repaint of every row: over SSH, bytes are latency.
+#[derive(Default)]
+pub struct Painter {
+    /// What the terminal shows: the last frame drawn.
+    last: Option<Buffer>,
+}
+
+impl Painter {
+    /// Forget the screen (after a clear or anything else drawn outside the painter).
+    pub fn invalidate(&mut self) {
+        self.last = None;
+    }
+
+    pub fn draw<B: Backend + Write>(
+        &mut self,
+        terminal: &mut Terminal<B>,
+        app: &App,
+    ) -> Result<(), B::Error> {
+        terminal.autoresize()?;
+        self.scroll_list(terminal, app)?;
+        let frame = terminal.draw(|f| ui::draw(f, app))?;
+        self.last = Some(frame.buffer.clone());
+        Ok(())
+    }
+
+    fn scroll_list<B: Backend + Write>(
+        &mut self,
+        terminal: &mut Terminal<B>,
+        app: &App,
+    ) -> Result<(), B::Error> {
+        let Some(last) = self.last.as_ref() else {
+            return Ok(());
+        };
+        let Some((top, bottom)) = app.list_rows.get() else {
+            return Ok(());
+        };
+        let listing = matches!(app.screen, super::app::Screen::AppList) && app.modal.is_none() && !app.help;
+        if !listing || last.area != terminal.get_frame().area() || bottom > last.area.bottom() {
+            return Ok(());
+        }
+        let height = bottom - top;
+        let before = app.list.offset.get() as i64;
+        // The offset the coming draw will use (drawing computes the same).
+        let after = app.list.scroll(app.visible.len(), height as usize) as i64;
+        let delta = after - before;
+        if delta == 0 || delta.unsigned_abs() >= u64::from(height) {
+            return Ok(());
+        }
+        let k = delta.unsigned_abs() as usize;
+        let seq = if delta > 0 {
+            format!("\x1b[{};{}r\x1b[{k}S\x1b[r", top + 1, bottom)
+        } else {
+            format!("\x1b[{};{}r\x1b[{k}T\x1b[r", top + 1, bottom)
+        };
+        // What the terminal shows after the scroll: whole rows moved, new rows blank.
+        let mut shifted = last.clone();
+        let w = last.area.width as usize;
+        let (top, bottom) = (top as usize, bottom as usize);
+        let rows = &mut shifted.content[top * w..bottom * w];
+        if delta > 0 {
+            rows.rotate_left(k * w);
+            rows[(bottom - top - k) * w..].fill(Cell::default());
+        } else {
+            rows.rotate_right(k * w);
+            rows[..k * w].fill(Cell::default());
+        }
+        let out = terminal.backend_mut();
+        // If the terminal cannot be written, fall back to a plain diff against the old screen.
+        if out.write_all(seq.as_bytes()).is_err() {
+            return Ok(());
+        }
+        *terminal.current_buffer_mut() = shifted;
+        terminal.swap_buffers();
+        Ok(())
+    }
+}
+
 async fn call(client: &ConsoleClient, command: Command) -> Reply {
     match command {
         Command::LoadMe => Reply::Me(client.me().await),
@@ -277,4 +359,94 @@ async fn start_embedded(database_url: String) -> std::result::Result<(RunningSer
         .map_err(|e| e.to_string())?
         .with_session(token);
     Ok((running, client))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::fixtures;
+    use crate::tui::snapshots::{ch, key};
+    use ratatui::backend::CrosstermBackend;
+    use ratatui::crossterm::event::KeyCode;
+    use ratatui::layout::Rect;
+    use ratatui::style::Modifier;
+    use ratatui::{TerminalOptions, Viewport};
+
+    #[derive(Default, Clone)]
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Drives the painter over a byte sink and replays the bytes in a vt100 terminal: after every
+    /// key the emulated screen must equal the frame, text and reverse video, scroll or not.
+    #[test]
+    fn scrolled_frames_match_a_full_redraw() {
+        let (w, h) = (80u16, 24u16);
+        let sink = Sink::default();
+        let mut app = fixtures::app_with(fixtures::many_apps(500), true);
+        let mut terminal = Terminal::with_options(
+            CrosstermBackend::new(sink.clone()),
+            TerminalOptions {
+                viewport: Viewport::Fixed(Rect::new(0, 0, w, h)),
+            },
+        )
+        .unwrap();
+        let mut vt = vt100::Parser::new(h.try_into().unwrap(), w.try_into().unwrap(), 0);
+        let mut painter = Painter::default();
+        let mut keys = vec![];
+        keys.extend(std::iter::repeat_n(ch('j'), 45));
+        keys.extend(std::iter::repeat_n(ch('k'), 30));
+        keys.extend([
+            key(KeyCode::PageDown),
+            ch('j'),
+            key(KeyCode::PageUp),
+            ch('G'),
+            ch('k'),
+            ch('g'),
+        ]);
+        let mut scrolled = 0;
+        for (i, ev) in std::iter::once(None).chain(keys.iter().map(Some)).enumerate() {
+            if let Some(ev) = ev {
+                app.on_event(ev);
+            }
+            painter.draw(&mut terminal, &app).unwrap();
+            let bytes = std::mem::take(&mut *sink.0.lock().unwrap());
+            if bytes.windows(2).any(|w| w == b"\x1b[")
+                && bytes.windows(3).any(|w| w == b"1S\x1b" || w == b"1T\x1b")
+            {
+                scrolled += 1;
+            }
+            vt.process(&bytes);
+            let frame = painter.last.as_ref().unwrap();
+            for y in 0..h {
+                for x in 0..w {
+                    let cell = &frame[(x, y)];
+                    let got = vt.screen().cell(y, x).unwrap();
+                    let got_text = if got.contents().is_empty() {
+                        " "
+                    } else {
+                        got.contents()
+                    };
+                    assert_eq!(got_text, cell.symbol(), "key {i}: cell ({x},{y})");
+                    assert_eq!(
+                        got.inverse(),
+                        cell.modifier.contains(Modifier::REVERSED),
+                        "key {i}: reverse video at ({x},{y})"
+                    );
+                }
+            }
+        }
+        assert!(
+            scrolled >= 40,
+            "the terminal's scroll was used ({scrolled} times)"
+        );
+    }
 }

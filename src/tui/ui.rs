@@ -65,6 +65,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     let area = frame.area();
     let small = area.width < MIN_WIDTH || area.height < MIN_HEIGHT;
     app.too_small.set(small);
+    app.list_rows.set(None);
     if small {
         let msg = format!(
             "terminal too small: {}×{}, need {MIN_WIDTH}×{MIN_HEIGHT}",
@@ -378,6 +379,9 @@ fn draw_list(frame: &mut Frame, app: &App, theme: &Theme, body: Rect) {
         ..inner
     };
     let height = rows_area.height as usize;
+    if app.modal.is_none() && !app.help {
+        app.list_rows.set(Some((rows_area.y, rows_area.bottom())));
+    }
     let offset = app.list.scroll(app.visible.len(), height);
     let lines: Vec<Line> = app.visible[offset..(offset + height).min(app.visible.len())]
         .iter()
