@@ -387,3 +387,46 @@ fn killing_the_server_is_reported_and_the_console_keeps_running() {
     t.send("q");
     assert!(t.wait_exit().success(), "q quits cleanly");
 }
+
+#[test]
+fn an_embedded_server_that_cannot_start_is_reported_and_r_retries() {
+    let home = tempfile::tempdir().unwrap();
+    // A directory where the database file should be: SQLite cannot open it.
+    let blocker = home.path().join("data/console.db");
+    std::fs::create_dir_all(&blocker).unwrap();
+    let mut t = Term::spawn(&[], home.path(), &[]);
+    t.wait_for("the embedded server did not start");
+    t.wait_for("server unreachable");
+    std::fs::remove_dir(&blocker).unwrap();
+    t.send("r");
+    t.wait_for("No client apps yet");
+    t.wait_for("● online");
+    t.send("q");
+    assert!(t.wait_exit().success());
+}
+
+#[test]
+fn an_unknown_config_key_is_a_clear_error() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join("config")).unwrap();
+    std::fs::write(
+        home.path().join("config/config.toml"),
+        "mouse = true\nclipbaord = \"osc52\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(BIN)
+        .env("DEVCONSOLE_DATA_DIR", home.path().join("data"))
+        .env("DEVCONSOLE_CONFIG_DIR", home.path().join("config"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("config.toml") && stderr.contains("clipbaord"),
+        "{stderr}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("\x1b[?1049h"),
+        "the terminal was not touched"
+    );
+}

@@ -972,6 +972,8 @@ impl App {
         }
         match reply {
             Reply::StartFailed(why) => {
+                // Nothing is in flight without a connection.
+                self.busy.clear();
                 self.conn.link = Link::Unreachable(sanitize(&why, false));
                 self.toast(ToastKind::Error, why);
             }

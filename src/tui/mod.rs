@@ -147,7 +147,7 @@ async fn run_async(config: Config, keymap: Keymap, target: Target) -> Result<()>
             let mut client = ConsoleClient::new(url).map_err(|e| eyre!("{e}"))?;
             let mut cached = false;
             if config.session_cache
-                && let Some(token) = session::load(url)
+                && let Some(token) = session::load(&crate::paths::data_dir(), url)
             {
                 client = client.with_session(token);
                 cached = true;
@@ -177,7 +177,7 @@ async fn run_async(config: Config, keymap: Keymap, target: Target) -> Result<()>
     {
         runtime.on_login = Some(Box::new(move |client: &ConsoleClient| {
             if let Some(token) = client.session()
-                && let Err(e) = session::store(&url, token)
+                && let Err(e) = session::store(&crate::paths::data_dir(), &url, token)
             {
                 tracing::warn!(error = %e, "could not write the session cache");
             }

@@ -15,7 +15,7 @@ use ratatui::crossterm::event::{DisableMouseCapture, EnableMouseCapture, EventSt
 use ratatui::crossterm::execute;
 use std::io::Write;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 const TICK: Duration = Duration::from_millis(100);
 
@@ -37,6 +37,9 @@ pub struct Runtime {
     pub clipboard: Clipboard,
     pub mouse: bool,
     mouse_on: bool,
+    /// The embedded server's database, when running embedded.
+    embedded: Option<String>,
+    starting: bool,
     /// Called with the new session token after a login, for the opt-in session cache.
     pub on_login: Option<SaveSession>,
 }
@@ -44,7 +47,8 @@ pub struct Runtime {
 /// Replies the runtime handles itself before the app sees them.
 enum Internal {
     /// The embedded server is up and this client is signed in to it.
-    Client(ConsoleClient),
+    Embedded(ConsoleClient, RunningServer),
+    StartFailed(String),
     /// A login succeeded: the client must be swapped before the app sends anything else.
     LoggedIn(ConsoleClient, crate::wire::Admin),
 }
@@ -59,6 +63,8 @@ impl Runtime {
             clipboard,
             mouse,
             mouse_on: mouse,
+            embedded: None,
+            starting: false,
             on_login: None,
         }
     }
@@ -69,23 +75,11 @@ impl Runtime {
         B::Error: Send + Sync + 'static,
     {
         let (internal_tx, mut internal_rx) = mpsc::unbounded_channel::<Internal>();
-        let (server_tx, mut server_rx) = oneshot::channel::<RunningServer>();
         let mut server: Option<RunningServer> = None;
         match connect {
             Connect::Embedded { database_url } => {
-                let tx = self.tx.clone();
-                let itx = internal_tx.clone();
-                tokio::spawn(async move {
-                    match start_embedded(database_url).await {
-                        Ok((running, client)) => {
-                            let _ = itx.send(Internal::Client(client));
-                            let _ = server_tx.send(running);
-                        }
-                        Err(why) => {
-                            let _ = tx.send(Reply::StartFailed(why));
-                        }
-                    }
-                });
+                self.embedded = Some(database_url);
+                self.start_embedded(&internal_tx);
             }
             Connect::Remote { client, cached } => {
                 self.client = Some(client);
@@ -135,10 +129,16 @@ impl Runtime {
                 Some(reply) = self.rx.recv() => { app.on_reply(reply); dirty = true; }
                 Some(internal) = internal_rx.recv() => {
                     match internal {
-                        Internal::Client(client) => {
+                        Internal::Embedded(client, running) => {
                             app.conn.server = client.base_url().to_owned();
                             self.client = Some(client);
+                            self.starting = false;
+                            server = Some(running);
                             app.connected(None);
+                        }
+                        Internal::StartFailed(why) => {
+                            self.starting = false;
+                            app.on_reply(Reply::StartFailed(why));
                         }
                         Internal::LoggedIn(client, admin) => {
                             if let Some(save) = &self.on_login {
@@ -150,7 +150,6 @@ impl Runtime {
                     }
                     dirty = true;
                 }
-                Ok(running) = &mut server_rx, if server.is_none() => { server = Some(running); }
                 _ = tick.tick() => {
                     let now = Instant::now();
                     dirty |= app.tick(now);
@@ -174,6 +173,18 @@ impl Runtime {
             let _ = tokio::time::timeout(Duration::from_secs(3), running.shutdown()).await;
         }
         Ok(())
+    }
+
+    fn start_embedded(&mut self, internal: &mpsc::UnboundedSender<Internal>) {
+        let Some(url) = self.embedded.clone() else { return };
+        self.starting = true;
+        let internal = internal.clone();
+        tokio::spawn(async move {
+            let _ = internal.send(match start_embedded(url).await {
+                Ok((running, client)) => Internal::Embedded(client, running),
+                Err(why) => Internal::StartFailed(why),
+            });
+        });
     }
 
     fn sync_mouse(&mut self, out: &mut impl Write, app: &App) {
@@ -207,6 +218,10 @@ impl Runtime {
         }
         let tx = self.tx.clone();
         let Some(client) = self.client.clone() else {
+            // Nothing to send it to: the embedded server is not up. Try starting it again.
+            if self.embedded.is_some() && !self.starting {
+                self.start_embedded(internal);
+            }
             let _ = tx.send(Reply::StartFailed("not connected to a server yet".into()));
             return;
         };
