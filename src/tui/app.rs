@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use tui_input::Input;
 use tui_input::backend::crossterm::to_input_request;
 use uuid::Uuid;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
@@ -183,7 +183,7 @@ impl AppForm {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LoginForm {
     pub username: Input,
     /// Zeroized on drop and when sent.
@@ -191,6 +191,19 @@ pub struct LoginForm {
     pub focus_password: bool,
     pub error: Option<String>,
     pub busy: bool,
+}
+
+impl Default for LoginForm {
+    fn default() -> Self {
+        LoginForm {
+            username: Input::default(),
+            // Reserved up front so typing never reallocates and leaves copies behind.
+            password: Zeroizing::new(String::with_capacity(256)),
+            focus_password: false,
+            error: None,
+            busy: false,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -611,18 +624,26 @@ impl App {
                     form.error = Some("enter a username and a password".into());
                     return;
                 }
-                let password = SecretString::from(std::mem::take(&mut *form.password));
+                let password = SecretString::from(form.password.as_str().to_owned());
+                form.password.zeroize();
                 form.busy = true;
                 form.error = None;
                 self.send(Command::Login { username, password });
             }
             KeyCode::Esc => self.quit = true,
             _ if form.focus_password => match key.code {
-                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => form.password.push(c),
+                KeyCode::Char(c)
+                    if !key.modifiers.contains(KeyModifiers::CONTROL)
+                        && form.password.len() + c.len_utf8() <= form.password.capacity() =>
+                {
+                    form.password.push(c)
+                }
                 KeyCode::Backspace => {
                     form.password.pop();
                 }
-                KeyCode::Char('u') => form.password.clear(),
+                KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    form.password.zeroize()
+                }
                 _ => {}
             },
             _ => {

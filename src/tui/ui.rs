@@ -739,13 +739,18 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     )
 }
 
-/// Splits an ASCII secret into rows of `width` characters.
-pub fn wrap_secret(secret: &str, width: usize) -> Vec<String> {
-    secret
-        .as_bytes()
-        .chunks(width.max(1))
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect()
+/// Splits a secret into rows of `width` characters, borrowing: no copy of it is made.
+pub fn wrap_secret(secret: &str, width: usize) -> Vec<&str> {
+    let width = width.max(1);
+    let mut rows = Vec::new();
+    let mut rest = secret;
+    while !rest.is_empty() {
+        let cut = rest.char_indices().nth(width).map_or(rest.len(), |(i, _)| i);
+        let (row, tail) = rest.split_at(cut);
+        rows.push(row);
+        rest = tail;
+    }
+    rows
 }
 
 fn draw_secret(frame: &mut Frame, app: &App, m: &SecretModal, theme: &Theme, body: Rect) {
@@ -964,4 +969,19 @@ fn draw_help(frame: &mut Frame, app: &App, theme: &Theme, body: Rect) {
     rl.push(Line::raw(truncate("y yes · n no · or type the app name", col_w)));
     frame.render_widget(Paragraph::new(l), left);
     frame.render_widget(Paragraph::new(rl), right);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap_secret;
+
+    #[test]
+    fn secrets_wrap_into_rows_that_join_back_exactly() {
+        let jwt = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2ln";
+        let rows = wrap_secret(jwt, 10);
+        assert!(rows.iter().all(|r| r.len() <= 10));
+        assert_eq!(rows.concat(), jwt);
+        assert_eq!(wrap_secret("", 10), Vec::<&str>::new());
+        assert_eq!(wrap_secret("ab", 0), vec!["a", "b"]);
+    }
 }

@@ -223,6 +223,21 @@ fn login_sends_the_password_once_and_keeps_no_copy() {
         other => panic!("{other:?}"),
     }
     assert!(!format!("{app:?}").contains("correct horse"));
+    // A failed login leaves a usable, empty password field.
+    app.on_reply(Reply::LoggedIn(Err(ClientError::Api {
+        status: 401,
+        code: "unauthorized".into(),
+        message: "wrong username or password".into(),
+    })));
+    match &app.screen {
+        Screen::Login(form) => {
+            assert!(form.password.is_empty() && !form.busy);
+            assert_eq!(form.error.as_deref(), Some("wrong username or password"));
+        }
+        _ => panic!("left the login screen"),
+    }
+    typed(&mut app, "again");
+    assert!(matches!(&app.screen, Screen::Login(f) if f.password.as_str() == "again"));
 }
 
 #[test]
