@@ -580,6 +580,17 @@ async fn secrets_never_reach_the_database_or_the_logs() {
     assert!(!created_debug.contains("dcs_"));
 }
 
+/// (what, method, path, content type, body, expected status, expected code)
+type BadCase = (
+    &'static str,
+    &'static str,
+    String,
+    Option<&'static str>,
+    Vec<u8>,
+    u16,
+    &'static str,
+);
+
 #[tokio::test]
 async fn bad_input_is_refused_with_json_errors_and_changes_nothing() {
     let h = Harness::start().await;
@@ -611,7 +622,7 @@ async fn bad_input_is_refused_with_json_errors_and_changes_nothing() {
     let big_name = "x".repeat(70 * 1024);
     let apps = "/console/v1/apps".to_owned();
     let one = format!("/console/v1/apps/{id}");
-    let cases: Vec<(&str, &str, String, Option<&'static str>, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<BadCase> = vec![
         (
             "malformed JSON",
             "POST",
@@ -1035,11 +1046,11 @@ async fn oauth_client_credentials_follow_the_console_rules() {
     // Rate limited per client: the quota of 8 is spent by now.
     let mut limited = None;
     for _ in 0..10 {
-        if let Err(e) = anon.client_credentials_token(&app.client_id, &fresh).await {
-            if e.status() == Some(429) {
-                limited = Some(e);
-                break;
-            }
+        if let Err(e) = anon.client_credentials_token(&app.client_id, &fresh).await
+            && e.status() == Some(429)
+        {
+            limited = Some(e);
+            break;
         }
     }
     assert_eq!(api_code(&limited.expect("rate limited")).1, "slow_down");
