@@ -560,6 +560,12 @@ async fn secrets_never_reach_the_database_or_the_logs() {
         .collect();
     files.sort();
     assert!(files.iter().any(|f| f.ends_with("console.db")));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(h.db_path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the database is readable by its owner only");
+    }
     let logs = String::from_utf8(captured_logs().lock().unwrap().clone()).unwrap();
     assert!(logs.contains("console server listening"), "logs were captured");
     for (what, secret) in &secrets {
