@@ -107,6 +107,7 @@ pub struct VerifiedToken {
 #[derive(Clone)]
 struct CachedToken {
     checked: Instant,
+    token_id: Uuid,
     app_id: Uuid,
     client_id: String,
     service_account: String,
@@ -127,7 +128,8 @@ pub struct TokenService {
     config: TokenConfig,
     keys: Keys,
     validation: Validation,
-    cache: Mutex<HashMap<Uuid, CachedToken>>,
+    /// Token digest → what was last verified about it.
+    cache: Mutex<HashMap<String, CachedToken>>,
 }
 
 impl std::fmt::Debug for TokenService {
@@ -234,7 +236,7 @@ impl TokenService {
         self.lock_cache().retain(|_, c| c.app_id != app_id);
     }
 
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, CachedToken>> {
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedToken>> {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -259,6 +261,55 @@ impl TokenService {
     /// Verifies a presented token and renews it. This is what the SCIM API calls on every
     /// request.
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, VerifyError> {
+        // The cache is keyed by the token's digest: a hit means these exact bytes were verified
+        // (signature and stored digest) moments ago, so the signature check can be skipped.
+        let digest = secret::digest(token);
+        let cached = {
+            let cache = self.lock_cache();
+            cache
+                .get(&digest)
+                .filter(|c| c.checked.elapsed() < self.config.cache_ttl)
+                .cloned()
+        };
+        let mut entry = match cached {
+            Some(c) => c,
+            None => {
+                let claims = self.decode(token)?;
+                let entry = self.load(claims.jti, &claims.client_id).await?;
+                if !secret::digest_eq(&entry.digest, &digest) {
+                    return Err(VerifyError::Unknown);
+                }
+                entry
+            }
+        };
+        let now = self.clock.now();
+        if entry.renewed_at + self.config.validity <= now {
+            self.lock_cache().remove(&digest);
+            self.store.mark_token_expired(entry.token_id).await?;
+            return Err(VerifyError::Expired);
+        }
+        if now - entry.renewed_at >= self.config.renew_interval {
+            // A false return means the token was revoked or retired since it was cached.
+            if !self.store.record_token_use(entry.token_id, now).await? {
+                self.lock_cache().remove(&digest);
+                let reloaded = self.load(entry.token_id, &entry.client_id).await;
+                return Err(reloaded.err().unwrap_or(VerifyError::Revoked));
+            }
+            entry.renewed_at = now;
+        }
+        let verified = VerifiedToken {
+            token_id: entry.token_id,
+            app_id: entry.app_id,
+            client_id: entry.client_id.clone(),
+            service_account: entry.service_account.clone(),
+            expires_at: entry.renewed_at + self.config.validity,
+        };
+        self.lock_cache().insert(digest, entry);
+        Ok(verified)
+    }
+
+    /// Checks the JWT itself: EdDSA only, a known `kid`, our issuer and audience.
+    fn decode(&self, token: &str) -> Result<Claims, VerifyError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
         if header.alg != Algorithm::EdDSA {
             return Err(VerifyError::BadSignature);
@@ -268,59 +319,16 @@ impl TokenService {
             .as_deref()
             .and_then(|kid| self.keys.decoding.get(kid))
             .ok_or(VerifyError::BadSignature)?;
-        let claims = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
-            .map_err(|e| match e.kind() {
+        let data =
+            jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::InvalidToken
                 | jsonwebtoken::errors::ErrorKind::Base64(_)
                 | jsonwebtoken::errors::ErrorKind::Json(_)
                 | jsonwebtoken::errors::ErrorKind::Utf8(_)
                 | jsonwebtoken::errors::ErrorKind::MissingRequiredClaim(_) => VerifyError::Malformed,
                 _ => VerifyError::BadSignature,
-            })?
-            .claims;
-        let digest = secret::digest(token);
-        let now = self.clock.now();
-
-        let cached = {
-            let cache = self.lock_cache();
-            cache
-                .get(&claims.jti)
-                .filter(|c| c.checked.elapsed() < self.config.cache_ttl)
-                .cloned()
-        };
-        let mut entry = match cached {
-            Some(c) => c,
-            None => self.load(claims.jti, &claims.client_id).await?,
-        };
-        if !secret::digest_eq(&entry.digest, &digest) {
-            return Err(VerifyError::Unknown);
-        }
-        if entry.renewed_at + self.config.validity <= now {
-            self.lock_cache().remove(&claims.jti);
-            self.store.mark_token_expired(claims.jti).await?;
-            return Err(VerifyError::Expired);
-        }
-        if now - entry.renewed_at >= self.config.renew_interval {
-            // A false return means the token was revoked since it was cached.
-            if !self.store.record_token_use(claims.jti, now).await? {
-                self.lock_cache().remove(&claims.jti);
-                return Err(self
-                    .load(claims.jti, &claims.client_id)
-                    .await
-                    .err()
-                    .unwrap_or(VerifyError::Revoked));
-            }
-            entry.renewed_at = now;
-        }
-        let verified = VerifiedToken {
-            token_id: claims.jti,
-            app_id: entry.app_id,
-            client_id: entry.client_id.clone(),
-            service_account: entry.service_account.clone(),
-            expires_at: entry.renewed_at + self.config.validity,
-        };
-        self.lock_cache().insert(claims.jti, entry);
-        Ok(verified)
+            })?;
+        Ok(data.claims)
     }
 
     async fn load(&self, jti: Uuid, client_id: &str) -> Result<CachedToken, VerifyError> {
@@ -342,6 +350,7 @@ impl TokenService {
         }
         Ok(CachedToken {
             checked: Instant::now(),
+            token_id: row.token.id,
             app_id: row.token.app_id,
             client_id: row.client_id,
             service_account: row.service_account.unwrap_or_default(),

@@ -186,7 +186,10 @@ fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TraceLayer::new_for_http())
+        // Spans name the path only: query strings can carry SCIM filters with personal data.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
         .layer(SetSensitiveHeadersLayer::new([
             header::AUTHORIZATION,
             header::COOKIE,

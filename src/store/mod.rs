@@ -44,6 +44,17 @@ fn parse_uuid(s: &str) -> StoreResult<Uuid> {
     Uuid::parse_str(s).map_err(|_| StoreError::Corrupt(format!("bad uuid {s:?}")))
 }
 
+/// The database holds digests, not secrets, but still nobody else needs to read it.
+fn restrict_to_owner(db: &std::path::Path) {
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mut path = db.as_os_str().to_owned();
+        path.push(suffix);
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+    }
+}
+
 /// The console's database.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -197,10 +208,12 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10));
+        let filename = options.get_filename().to_path_buf();
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)
             .await?;
+        restrict_to_owner(&filename);
         MIGRATOR.run(&pool).await?;
         Ok(Store { pool })
     }
