@@ -260,6 +260,8 @@ pub struct Confirm {
     pub app_name: String,
     /// For dangerous actions: the user types the app name.
     pub typed: Option<Input>,
+    /// Enter was pressed with a name that does not match.
+    pub mismatch: bool,
 }
 
 impl Confirm {
@@ -718,6 +720,7 @@ impl App {
                     kind: ConfirmKind::DeleteApp { id: app.id },
                     app_name: app.name.clone(),
                     typed: Some(Input::default()),
+                    mismatch: false,
                 }));
             }
             Action::AuditLog => self.open_audit(None),
@@ -804,7 +807,13 @@ impl App {
         }
         match action {
             Action::Quit => self.quit = true,
-            Action::Back => self.screen = Screen::AppList,
+            Action::Back => {
+                self.screen = Screen::AppList;
+                // Come back to the app just managed (it may have been created a moment ago).
+                if let Some(pos) = self.visible.iter().position(|i| self.apps[*i].id == id) {
+                    self.list.selected = pos;
+                }
+            }
             Action::Refresh => self.refresh(),
             Action::AuditLog => self.open_audit(Some(id)),
             Action::Edit => {
@@ -829,6 +838,7 @@ impl App {
                     kind: ConfirmKind::ReissueSecret { id },
                     app_name: app.name.clone(),
                     typed: None,
+                    mismatch: false,
                 }))
             }
             Action::ToggleScim => {
@@ -841,6 +851,7 @@ impl App {
                     },
                     app_name: app.name.clone(),
                     typed: None,
+                    mismatch: false,
                 }))
             }
             Action::IssueToken => match issue_blocked(&app) {
@@ -853,6 +864,7 @@ impl App {
                         kind: ConfirmKind::RevokeToken { id },
                         app_name: app.name.clone(),
                         typed: Some(Input::default()),
+                        mismatch: false,
                     }))
                 } else {
                     self.toast(ToastKind::Error, "This app has no active token to revoke.")
@@ -890,10 +902,14 @@ impl App {
                             self.modal = None;
                             return;
                         }
-                        KeyCode::Enter => input.value() == c.app_name,
+                        KeyCode::Enter => {
+                            c.mismatch = input.value() != c.app_name;
+                            !c.mismatch
+                        }
                         _ => {
                             if let Some(req) = to_input_request(event) {
                                 input.handle(req);
+                                c.mismatch = false;
                             }
                             false
                         }

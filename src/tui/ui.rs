@@ -660,7 +660,20 @@ fn draw_audit(frame: &mut Frame, app: &App, scope: Option<uuid::Uuid>, theme: &T
             app.app(id).map(|a| a.name.as_str()).unwrap_or("app")
         ),
     };
-    let block = Block::bordered().title(Span::styled(title, theme.title()));
+    let mut block = Block::bordered().title(Span::styled(title, theme.title()));
+    if let Some(e) = app.audit.get(app.audit_list.selected) {
+        let who = e
+            .app_name
+            .as_deref()
+            .map(|n| format!(" · {n}"))
+            .unwrap_or_default();
+        let text = format!(
+            " {}{who}: {} ",
+            e.action,
+            e.detail.as_deref().unwrap_or("no detail")
+        );
+        block = block.title_bottom(truncate(&text, (body.width as usize).saturating_sub(4)));
+    }
     let inner = block.inner(body);
     frame.render_widget(block, body);
     if app.audit.is_empty() {
@@ -672,22 +685,29 @@ fn draw_audit(frame: &mut Frame, app: &App, scope: Option<uuid::Uuid>, theme: &T
         frame.render_widget(Paragraph::new(msg), inner);
         return;
     }
-    let detail_w = (inner.width as usize).saturating_sub(2 + 21 + 15 + 26 + 17 + 8);
+    // Fixed columns, then the app name and (when there is room) the detail share the rest.
+    let fixed = 2 + 16 + 1 + 12 + 1 + 24 + 1 + 6 + 1;
+    let rest = (inner.width as usize).saturating_sub(fixed);
+    let (app_w, detail_w) = if rest >= 50 { (20, rest - 21) } else { (rest, 0) };
     let cols = |m: &str, at: &str, actor: &str, action: &str, app_name: &str, outcome: &str, detail: &str| {
-        format!(
-            "{}{} {} {} {} {} {}",
+        let mut row = format!(
+            "{}{} {} {} {} {}",
             fit(m, 2),
-            fit(at, 20),
-            fit(actor, 14),
-            fit(action, 25),
-            fit(app_name, 16),
-            fit(outcome, 7),
-            truncate(detail, detail_w)
-        )
+            fit(at, 16),
+            fit(actor, 12),
+            fit(action, 24),
+            fit(outcome, 6),
+            fit(app_name, app_w),
+        );
+        if detail_w > 0 {
+            row.push(' ');
+            row.push_str(&truncate(detail, detail_w));
+        }
+        row
     };
     frame.render_widget(
         Paragraph::new(Span::styled(
-            cols("", "At", "Actor", "Action", "App", "Result", "Detail"),
+            cols("", "At (UTC)", "Actor", "Action", "App", "Result", "Detail"),
             Style::new().add_modifier(Modifier::BOLD),
         )),
         Rect { height: 1, ..inner },
@@ -706,7 +726,7 @@ fn draw_audit(frame: &mut Frame, app: &App, scope: Option<uuid::Uuid>, theme: &T
             let selected = offset + i == app.audit_list.selected;
             let text = cols(
                 if selected { MARKER } else { "" },
-                &when(e.at),
+                &when(e.at).trim_end_matches(" UTC"),
                 &e.actor,
                 &e.action,
                 e.app_name.as_deref().unwrap_or("-"),

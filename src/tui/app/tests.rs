@@ -111,7 +111,10 @@ fn delete_needs_the_typed_name() {
     typed(&mut app, "Okta syn");
     app.on_event(&key(KeyCode::Enter));
     assert!(app.take_commands().is_empty());
-    assert!(app.modal.is_some());
+    assert!(
+        matches!(&app.modal, Some(Modal::Confirm(c)) if c.mismatch),
+        "a wrong name is pointed out"
+    );
     typed(&mut app, "c");
     app.on_event(&key(KeyCode::Enter));
     assert!(matches!(app.take_commands().as_slice(), [Command::DeleteApp(id)] if *id == Uuid::from_u128(10)));
