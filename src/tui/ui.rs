@@ -726,7 +726,7 @@ fn draw_audit(frame: &mut Frame, app: &App, scope: Option<uuid::Uuid>, theme: &T
             let selected = offset + i == app.audit_list.selected;
             let text = cols(
                 if selected { MARKER } else { "" },
-                &when(e.at).trim_end_matches(" UTC"),
+                when(e.at).trim_end_matches(" UTC"),
                 &e.actor,
                 &e.action,
                 e.app_name.as_deref().unwrap_or("-"),
