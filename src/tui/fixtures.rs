@@ -38,7 +38,7 @@ pub fn token(state: TokenState, days_left: i64) -> DedicatedToken {
         issued_at: NOW - time::Duration::days(90 - days_left),
         last_used_at: Some(NOW - time::Duration::days(90 - days_left)),
         expires_at: NOW + time::Duration::days(days_left),
-        revoked_at: None,
+        revoked_at: (state == TokenState::Revoked).then(|| NOW - time::Duration::days(2)),
     }
 }
 

@@ -96,7 +96,6 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Screen::Audit { app: scope } => draw_audit(frame, app, *scope, &theme, body),
     }
     draw_status(frame, app, &theme, status);
-    draw_hints(frame, app, &theme, hints);
     match &app.modal {
         Some(Modal::Secret(m)) => draw_secret(frame, app, m, &theme, body),
         Some(Modal::Confirm(c)) => draw_confirm(frame, app, c, &theme, body),
@@ -118,6 +117,8 @@ pub fn draw(frame: &mut Frame, app: &App) {
     if app.help {
         draw_help(frame, app, &theme, body);
     }
+    // Last: a long toast is drawn over the bottom of the body, above any modal.
+    draw_hints(frame, app, &theme, hints);
 }
 
 fn breadcrumb(app: &App) -> String {
@@ -195,13 +196,32 @@ fn draw_hints(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         } else {
             "✔ "
         };
+        let text = format!("{prefix}{}", t.text);
+        if width(&text) <= area.width as usize {
+            frame.render_widget(Paragraph::new(Span::styled(text, style)), area);
+            return;
+        }
+        // Too long for the hint line: shown whole, over the bottom of the screen body.
+        let rows = (width(&text) + 2).div_ceil(area.width.max(1) as usize).min(4) as u16;
+        let above = Rect {
+            y: area.y.saturating_sub(rows + 2),
+            height: rows + 1,
+            ..area
+        };
+        frame.render_widget(Clear, above);
         frame.render_widget(
-            Paragraph::new(Span::styled(
-                truncate(&format!("{prefix}{}", t.text), area.width as usize),
-                style,
-            )),
-            area,
+            Paragraph::new(Span::styled(text, style))
+                .wrap(Wrap { trim: true })
+                .block(Block::new().borders(Borders::TOP).border_style(style)),
+            above,
         );
+        // The hint line still shows the keys.
+    }
+    if app
+        .toast
+        .as_ref()
+        .is_some_and(|t| width(&t.text) + 2 <= area.width as usize)
+    {
         return;
     }
     let hints: Vec<String> = if app.help {
@@ -508,17 +528,16 @@ fn draw_manage(frame: &mut Frame, app: &App, id: uuid::Uuid, theme: &Theme, body
         frame.render_widget(Paragraph::new("Loading…").block(Block::bordered()), body);
         return;
     };
-    let warn_lines: u16 = if a.warnings.is_empty() {
-        0
-    } else {
-        a.warnings.len() as u16 * 2 + 2
-    };
+    // Warnings take the lines they wrap to, without a border, so the three sections still fit 80×24.
+    let warn_lines: u16 = a
+        .warnings
+        .iter()
+        .map(|w| (width(w) + 2).div_ceil(body.width.max(1) as usize) as u16)
+        .sum();
     let access = if a.can_manage {
         None
     } else {
-        Some(
-            "You can view this app but not change it: only members of its app access permission, or a super admin, may.",
-        )
+        Some("View only: only app access permission members or a super admin may change it.")
     };
     let [warn_area, basic, creds, token] = Layout::vertical([
         Constraint::Length(warn_lines.min(body.height / 3)),
@@ -533,12 +552,7 @@ fn draw_manage(frame: &mut Frame, app: &App, id: uuid::Uuid, theme: &Theme, body
             .iter()
             .map(|w| Line::from(Span::styled(format!("⚠ {w}"), theme.warn())))
             .collect();
-        frame.render_widget(
-            Paragraph::new(text)
-                .wrap(Wrap { trim: true })
-                .block(Block::bordered().title(Span::styled(" Warning ", theme.warn()))),
-            warn_area,
-        );
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), warn_area);
     }
     let label = |s: &str| Span::styled(format!("{s:<22}"), theme.dim());
     let k = |action: Action| Span::styled(format!("[{}]", app.keymap.label(action)), theme.key());
@@ -615,18 +629,28 @@ fn draw_manage(frame: &mut Frame, app: &App, id: uuid::Uuid, theme: &Theme, body
         Line::from(vec![label("State"), state]),
         Line::from(vec![
             label("Issued at"),
-            Span::raw(t.map(|t| when(t.issued_at)).unwrap_or("-".into())),
-        ]),
-        Line::from(vec![
-            label("Last used"),
+            Span::raw(format!(
+                "{:<23}",
+                t.map(|t| when(t.issued_at)).unwrap_or("-".into())
+            )),
+            Span::styled("Last used  ", theme.dim()),
             Span::raw(t.and_then(|t| t.last_used_at).map(when).unwrap_or("-".into())),
         ]),
-        Line::from(vec![
-            label("Expires"),
-            Span::raw(t.map(|t| when(t.expires_at)).unwrap_or("-".into())),
-        ]),
+        match t {
+            Some(t) if t.state == TokenState::Revoked => Line::from(vec![
+                label("Revoked at"),
+                Span::raw(t.revoked_at.map(when).unwrap_or("-".into())),
+            ]),
+            Some(t) if t.state == TokenState::Expired => {
+                Line::from(vec![label("Expired at"), Span::raw(when(t.expires_at))])
+            }
+            _ => Line::from(vec![
+                label("Expires"),
+                Span::raw(t.map(|t| when(t.expires_at)).unwrap_or("-".into())),
+            ]),
+        },
         Line::from(Span::styled(
-            "Valid 90 days from its last use: every use renews it. Lost it? Revoke, then issue again.",
+            "Valid 90 days from last use; every use renews it. Lost? Revoke, then reissue.",
             theme.dim(),
         )),
         issue,
