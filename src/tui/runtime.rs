@@ -400,6 +400,43 @@ mod tests {
         }
     }
 
+    #[test]
+    fn mouse_capture_is_released_while_a_secret_is_shown() {
+        use crate::clipboard::{Clipboard, ClipboardMode};
+        let mut app = fixtures::app_with(fixtures::sample_apps(), true);
+        app.on_event(&key(KeyCode::Enter));
+        app.take_commands();
+        let mut rt = Runtime::new(Clipboard::new(ClipboardMode::Off, None), true);
+        let mut out = Vec::new();
+        rt.sync_mouse(&mut out, &app);
+        assert!(out.is_empty(), "capture stays on (it was enabled at start-up)");
+        app.on_reply(Reply::SecretReissued(
+            uuid::Uuid::from_u128(10),
+            Ok(crate::wire::ClientSecretIssued {
+                client_id: "CID".into(),
+                client_secret: secrecy::SecretString::from("dcs_x"),
+            }),
+        ));
+        rt.sync_mouse(&mut out, &app);
+        assert!(
+            String::from_utf8_lossy(&out).contains("\x1b[?1000l"),
+            "capture turned off: {out:?}"
+        );
+        out.clear();
+        app.on_event(&ch(' '));
+        app.on_event(&key(KeyCode::Enter));
+        rt.sync_mouse(&mut out, &app);
+        assert!(
+            String::from_utf8_lossy(&out).contains("\x1b[?1000h"),
+            "capture back on: {out:?}"
+        );
+
+        let mut off = Runtime::new(Clipboard::new(ClipboardMode::Off, None), false);
+        let mut out = Vec::new();
+        off.sync_mouse(&mut out, &app);
+        assert!(out.is_empty(), "never captured unless the config asks");
+    }
+
     /// Drives the painter over a byte sink and replays the bytes in a vt100 terminal: after every
     /// key the emulated screen must equal the frame, text and reverse video, scroll or not.
     #[test]
