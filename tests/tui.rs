@@ -317,11 +317,9 @@ impl Drop for Server {
     }
 }
 
-#[test]
-fn killing_the_server_is_reported_and_the_console_keeps_running() {
-    let home = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", home.path().join("server.db").display());
-    let password = "correct-horse-battery";
+/// `devconsole serve` on a free port over a new database with one developer admin, alice.
+fn start_server(home: &Path, password: &str) -> (Server, String) {
+    let db = format!("sqlite://{}", home.join("server.db").display());
     let mut create = std::process::Command::new(BIN)
         .args([
             "admin",
@@ -345,8 +343,7 @@ fn killing_the_server_is_reported_and_the_console_keeps_running() {
         .unwrap();
     assert!(create.wait().unwrap().success(), "admin create failed");
 
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
+    let listen = format!("127.0.0.1:{}", free_port());
     let server = std::process::Command::new(BIN)
         .args(["serve", "--listen", &listen, "--database", &db])
         .stdout(std::process::Stdio::null())
@@ -360,8 +357,14 @@ fn killing_the_server_is_reported_and_the_console_keeps_running() {
         assert!(Instant::now() < end, "the server did not start listening");
         std::thread::sleep(Duration::from_millis(20));
     }
+    (server, format!("http://{listen}"))
+}
 
-    let url = format!("http://{listen}");
+#[test]
+fn killing_the_server_is_reported_and_the_console_keeps_running() {
+    let home = tempfile::tempdir().unwrap();
+    let password = "correct-horse-battery";
+    let (mut server, url) = start_server(home.path(), password);
     let mut t = Term::spawn(&["--server", &url], home.path(), &[]);
     t.wait_for("Sign in");
     t.send("alice\t");
@@ -429,4 +432,52 @@ fn an_unknown_config_key_is_a_clear_error() {
         !String::from_utf8_lossy(&out.stdout).contains("\x1b[?1049h"),
         "the terminal was not touched"
     );
+}
+
+#[test]
+fn a_profile_with_the_session_cache_skips_the_login_next_time() {
+    let home = tempfile::tempdir().unwrap();
+    let password = "correct-horse-battery";
+    let (_server, url) = start_server(home.path(), password);
+    std::fs::create_dir_all(home.path().join("config")).unwrap();
+    std::fs::write(
+        home.path().join("config/config.toml"),
+        format!("session_cache = true\n[profiles.lab]\nserver = \"{url}\"\nusername = \"alice\"\n"),
+    )
+    .unwrap();
+    let mut t = Term::spawn(&["--profile", "lab"], home.path(), &[]);
+    t.wait_for("profile lab");
+    // The username is pre-filled and the password field has the focus.
+    t.wait_until("the pre-filled login form", |s| {
+        s.contains("Username  alice") && s.contains("▶ Password")
+    });
+    t.send(password);
+    t.send("\r");
+    t.wait_for("alice · Developers authority");
+    t.wait_for("No client apps yet");
+    t.send("q");
+    assert!(t.wait_exit().success());
+    drop(t);
+
+    let cached: Vec<_> = std::fs::read_dir(home.path().join("data"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("session-"))
+        .collect();
+    assert_eq!(cached.len(), 1, "one cached session");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(cached[0].metadata().unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    let mut t = Term::spawn(&["--profile", "lab"], home.path(), &[]);
+    let screen = t.wait_for("alice · Developers authority");
+    assert!(
+        !screen.contains("Password"),
+        "signed in from the cache:\n{screen}"
+    );
+    t.wait_for("No client apps yet");
+    t.send("q");
+    assert!(t.wait_exit().success());
 }
