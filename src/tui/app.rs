@@ -6,9 +6,7 @@ use super::keymap::{Action, Context, Keymap};
 use super::text::sanitize;
 use crate::client::ClientError;
 use crate::validate;
-use crate::wire::{
-    Admin, AppCreated, AuditEvent, ClientApp, ClientSecretIssued, IssuedToken, Role, ScimChanged,
-};
+use crate::wire::{Admin, AppCreated, AuditEvent, ClientApp, ClientSecretIssued, IssuedToken, ScimChanged};
 use crate::wire::{DedicatedToken, TokenState};
 use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use secrecy::SecretString;
@@ -1286,11 +1284,6 @@ fn sanitize_event(mut e: AuditEvent) -> AuditEvent {
     e.app_name = e.app_name.map(|n| sanitize(&n, false));
     e.detail = e.detail.map(|d| sanitize(&d, false));
     e
-}
-
-/// "Super Admin" etc.
-pub fn role_label(role: Role) -> &'static str {
-    role.label()
 }
 
 #[cfg(test)]

@@ -98,7 +98,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     draw_status(frame, app, &theme, status);
     match &app.modal {
         Some(Modal::Secret(m)) => draw_secret(frame, app, m, &theme, body),
-        Some(Modal::Confirm(c)) => draw_confirm(frame, app, c, &theme, body),
+        Some(Modal::Confirm(c)) => draw_confirm(frame, c, &theme, body),
         Some(Modal::EditApp { form, .. }) => {
             let r = centered(body, 76, 12);
             frame.render_widget(Clear, r);
@@ -163,7 +163,7 @@ fn draw_title(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
 fn draw_status(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let c = &app.conn;
     let who = match &c.admin {
-        Some(a) => format!("{} · {}", a.username, role_label(a.role)),
+        Some(a) => format!("{} · {}", a.username, a.role.label()),
         None => "not signed in".into(),
     };
     let link = match &c.link {
@@ -872,7 +872,7 @@ fn draw_secret(frame: &mut Frame, app: &App, m: &SecretModal, theme: &Theme, bod
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }
 
-fn draw_confirm(frame: &mut Frame, app: &App, c: &Confirm, theme: &Theme, body: Rect) {
+fn draw_confirm(frame: &mut Frame, c: &Confirm, theme: &Theme, body: Rect) {
     let (title, mut lines): (&str, Vec<Line>) = match &c.kind {
         ConfirmKind::DeleteApp { .. } => (
             "Delete client app",
@@ -949,7 +949,6 @@ fn draw_confirm(frame: &mut Frame, app: &App, c: &Confirm, theme: &Theme, body: 
             Span::raw(" cancel"),
         ])),
     }
-    let _ = app;
     let r = centered(body, 76, lines.len() as u16 + 2);
     frame.render_widget(Clear, r);
     frame.render_widget(
