@@ -100,9 +100,14 @@ fn init_logging() -> Result<std::path::PathBuf> {
     let dir = crate::paths::data_dir();
     std::fs::create_dir_all(&dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
     let path = dir.join("devconsole.log");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options
         .open(&path)
         .wrap_err_with(|| format!("opening {}", path.display()))?;
     let _ = tracing_subscriber::fmt()
@@ -191,8 +196,13 @@ async fn run_async(config: Config, keymap: Keymap, target: Target) -> Result<()>
         execute!(out, EnableMouseCapture)?;
     }
     let mut terminal = Terminal::new(CrosstermBackend::new(out))?;
+    tracing::info!(connection = %target.label, "console started");
     let result = runtime.run(&mut terminal, &mut app, connect).await;
     drop(terminal);
     restore_terminal();
+    match &result {
+        Ok(()) => tracing::info!("console stopped"),
+        Err(e) => tracing::error!(error = %e, "console stopped on an error"),
+    }
     result
 }
