@@ -27,7 +27,7 @@ struct Term {
     raw: Arc<Mutex<Vec<u8>>>,
     writer: Box<dyn Write + Send>,
     child: Box<dyn Child + Send + Sync>,
-    _master: Box<dyn portable_pty::MasterPty + Send>,
+    master: Box<dyn portable_pty::MasterPty + Send>,
 }
 
 impl Term {
@@ -88,8 +88,24 @@ impl Term {
             raw,
             writer,
             child,
-            _master: pair.master,
+            master: pair.master,
         }
+    }
+
+    /// Resizes the pty (the child gets SIGWINCH) and the emulated screen.
+    fn resize(&mut self, rows: u16, cols: u16) {
+        let mut parser = self.parser.lock().unwrap();
+        parser
+            .screen_mut()
+            .set_size(rows.try_into().unwrap(), cols.try_into().unwrap());
+        self.master
+            .resize(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
     }
 
     fn send(&mut self, keys: &str) {
@@ -480,4 +496,60 @@ fn a_profile_with_the_session_cache_skips_the_login_next_time() {
     t.wait_for("No client apps yet");
     t.send("q");
     assert!(t.wait_exit().success());
+}
+
+#[test]
+fn no_color_resize_and_key_overrides() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join("config")).unwrap();
+    std::fs::write(
+        home.path().join("config/config.toml"),
+        "[keys]\nquit = [\"ctrl-q\"]\n",
+    )
+    .unwrap();
+    let mut t = Term::spawn(&[], home.path(), &[("NO_COLOR", "1")]);
+    t.wait_for("No client apps yet");
+    t.send("a");
+    t.wait_for("Provisioning management");
+    t.send("Colourless");
+    t.send("\r");
+    t.wait_for("This client secret is shown only once");
+    t.send(" \r");
+    t.wait_for("1. Basic information");
+    t.send("\x1b");
+    t.wait_until("the list with the new app selected", |s| {
+        s.contains("▶ Colourless")
+    });
+    let raw = t.raw();
+    assert!(find(&raw, b"\x1b[7m").is_some(), "selection uses reverse video");
+    for colour in [
+        &b"38;5;"[..],
+        b"48;5;",
+        b"\x1b[31m",
+        b"\x1b[32m",
+        b"\x1b[33m",
+        b"\x1b[36m",
+    ] {
+        assert!(find(&raw, colour).is_none(), "a colour was sent with NO_COLOR");
+    }
+
+    // Below 80×24 only the notice is drawn, until the next resize.
+    t.resize(20, 70);
+    let screen = t.wait_for("terminal too small: 70×20, need 80×24");
+    assert!(!screen.contains("Colourless"));
+    t.resize(ROWS, COLS);
+    t.wait_for("▶ Colourless");
+
+    // The overridden quit key is the one in the help overlay, and the only one that works.
+    t.send("?");
+    let help = t.wait_for("Keys (from the live keymap)");
+    assert!(help.contains("Ctrl-Q") && help.contains("quit"), "{help}");
+    t.send("?");
+    t.wait_until("help to close", |s| !s.contains("Keys (from the live keymap)"));
+    t.send("q");
+    t.send("?");
+    t.wait_for("Keys (from the live keymap)");
+    assert!(t.child.try_wait().unwrap().is_none(), "q no longer quits");
+    t.send("\x11");
+    assert!(t.wait_exit().success(), "Ctrl-Q quits");
 }
