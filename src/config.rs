@@ -14,23 +14,13 @@ pub const DEFAULT_CONFIG: &str = include_str!("../assets/config.toml");
 pub struct Config {
     pub mouse: bool,
     pub session_cache: bool,
-    pub clipboard: ClipboardConfig,
+    /// `clipboard = "auto" | "native" | "osc52" | "off"`.
+    pub clipboard: ClipboardMode,
+    /// Seconds until a copied secret is cleared; 0 never clears.
+    pub clipboard_clear_after_secs: u64,
     pub profiles: BTreeMap<String, Profile>,
     /// Action name to key specs ("ctrl-d"); parsed by the console's keymap.
     pub keys: BTreeMap<String, Vec<String>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClipboardConfig {
-    pub mode: ClipboardMode,
-    pub clear_after_secs: u64,
-}
-
-impl ClipboardConfig {
-    pub fn clear_after(&self) -> Option<Duration> {
-        (self.clear_after_secs > 0).then(|| Duration::from_secs(self.clear_after_secs))
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -47,18 +37,12 @@ pub struct Profile {
 struct ConfigFile {
     mouse: Option<bool>,
     session_cache: Option<bool>,
-    clipboard: Option<ClipboardFile>,
+    clipboard: Option<ClipboardMode>,
+    clipboard_clear_after_secs: Option<u64>,
     #[serde(default)]
     profiles: BTreeMap<String, Profile>,
     #[serde(default)]
     keys: BTreeMap<String, Vec<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ClipboardFile {
-    mode: Option<ClipboardMode>,
-    clear_after_secs: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,17 +68,20 @@ fn known_profiles(known: &[String]) -> String {
 }
 
 impl Config {
+    pub fn clipboard_clear_after(&self) -> Option<Duration> {
+        (self.clipboard_clear_after_secs > 0).then(|| Duration::from_secs(self.clipboard_clear_after_secs))
+    }
+
     /// The shipped defaults.
     pub fn defaults() -> Config {
         let file: ConfigFile = toml::from_str(DEFAULT_CONFIG).expect("assets/config.toml is valid");
-        let clipboard = file.clipboard.expect("assets/config.toml has [clipboard]");
         Config {
             mouse: file.mouse.expect("assets/config.toml sets mouse"),
             session_cache: file.session_cache.expect("assets/config.toml sets session_cache"),
-            clipboard: ClipboardConfig {
-                mode: clipboard.mode.expect("default clipboard mode"),
-                clear_after_secs: clipboard.clear_after_secs.expect("default clear_after_secs"),
-            },
+            clipboard: file.clipboard.expect("assets/config.toml sets clipboard"),
+            clipboard_clear_after_secs: file
+                .clipboard_clear_after_secs
+                .expect("assets/config.toml sets clipboard_clear_after_secs"),
             profiles: file.profiles,
             keys: file.keys,
         }
@@ -113,13 +100,11 @@ impl Config {
         if let Some(cache) = file.session_cache {
             config.session_cache = cache;
         }
-        if let Some(clip) = file.clipboard {
-            if let Some(mode) = clip.mode {
-                config.clipboard.mode = mode;
-            }
-            if let Some(secs) = clip.clear_after_secs {
-                config.clipboard.clear_after_secs = secs;
-            }
+        if let Some(mode) = file.clipboard {
+            config.clipboard = mode;
+        }
+        if let Some(secs) = file.clipboard_clear_after_secs {
+            config.clipboard_clear_after_secs = secs;
         }
         config.profiles.extend(file.profiles);
         config.keys.extend(file.keys);
@@ -160,8 +145,8 @@ mod tests {
         let c = Config::defaults();
         assert!(!c.mouse, "mouse capture must be off by default");
         assert!(!c.session_cache, "sessions are in memory only by default");
-        assert_eq!(c.clipboard.mode, ClipboardMode::Auto);
-        assert_eq!(c.clipboard.clear_after(), Some(Duration::from_secs(30)));
+        assert_eq!(c.clipboard, ClipboardMode::Auto);
+        assert_eq!(c.clipboard_clear_after(), Some(Duration::from_secs(30)));
         assert_eq!(c.keys["quit"], vec!["q".to_owned()]);
         // The defaults file parses as a user file too.
         assert_eq!(Config::parse(DEFAULT_CONFIG, &p()).unwrap(), c);
@@ -170,17 +155,19 @@ mod tests {
     #[test]
     fn user_file_overrides_only_what_it_sets() {
         let c = Config::parse(
-            "mouse = true\n[clipboard]\nclear_after_secs = 0\n[profiles.prod]\nserver = \"https://c.example\"\n\
+            "mouse = true\nclipboard_clear_after_secs = 0\n[profiles.prod]\nserver = \"https://c.example\"\n\
              [keys]\nquit = [\"ctrl-q\"]\n",
             &p(),
         )
         .unwrap();
         assert!(c.mouse);
-        assert_eq!(c.clipboard.mode, ClipboardMode::Auto);
-        assert_eq!(c.clipboard.clear_after(), None);
+        assert_eq!(c.clipboard, ClipboardMode::Auto);
+        assert_eq!(c.clipboard_clear_after(), None);
         assert_eq!(c.profile("prod", &p()).unwrap().server, "https://c.example");
         assert_eq!(c.keys["quit"], vec!["ctrl-q".to_owned()]);
         assert_eq!(c.keys["help"], vec!["?".to_owned()]);
+        let c = Config::parse("clipboard = \"osc52\"\n", &p()).unwrap();
+        assert_eq!(c.clipboard, ClipboardMode::Osc52);
     }
 
     #[test]
@@ -189,7 +176,7 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("/cfg/config.toml"), "{text}");
         assert!(text.contains("clipbaord"), "{text}");
-        let err = Config::parse("[clipboard]\nmode = \"xclip\"\n", &p()).unwrap_err();
+        let err = Config::parse("clipboard = \"xclip\"\n", &p()).unwrap_err();
         assert!(err.to_string().contains("xclip"), "{err}");
         let err = Config::parse("[profiles.a]\nserver = \"x\"\nport = 1\n", &p()).unwrap_err();
         assert!(err.to_string().contains("port"), "{err}");

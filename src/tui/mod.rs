@@ -175,7 +175,7 @@ async fn run_async(config: Config, keymap: Keymap, target: Target) -> Result<()>
         form.username = tui_input::Input::new(user.clone());
         form.focus_password = true;
     }
-    let clipboard = Clipboard::new(config.clipboard.mode, config.clipboard.clear_after());
+    let clipboard = Clipboard::new(config.clipboard, config.clipboard_clear_after());
     let mut runtime = Runtime::new(clipboard, config.mouse);
     if config.session_cache
         && let Some(url) = target.server.clone()
