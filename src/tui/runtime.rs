@@ -126,7 +126,12 @@ impl Runtime {
                     Some(Err(e)) => return Err(e.into()),
                     None => break,
                 },
-                Some(reply) = self.rx.recv() => { app.on_reply(reply); dirty = true; }
+                Some(reply) = self.rx.recv() => {
+                    // Fresh server data is measured against a fresh clock ("90 d left", not 91).
+                    app.now = time::OffsetDateTime::now_utc();
+                    app.on_reply(reply);
+                    dirty = true;
+                }
                 Some(internal) = internal_rx.recv() => {
                     match internal {
                         Internal::Embedded(client, running) => {
