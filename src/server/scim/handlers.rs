@@ -316,7 +316,7 @@ pub async fn get_group(State(s): State<AppState>, Path(id): Path<String>, RawQue
     get_one(s, Kind::Group, id, q).await
 }
 
-/// Checks members exist, and fills in their `type`, `$ref` and `display`.
+/// Checks members exist, and fills in their `type` and `$ref`.
 async fn resolve_members(state: &AppState, own_id: &str, r: &mut Map<String, Value>) -> ScimResult<Vec<String>> {
     let Some(Value::Array(members)) = r.get_mut("members") else {
         return Ok(Vec::new());
@@ -357,7 +357,6 @@ async fn resolve_members(state: &AppState, own_id: &str, r: &mut Map<String, Val
             }
         }
         obj.insert("$ref".into(), resource::location(&state.base_url, actual, &id).into());
-        obj.insert("display".into(), t.display.clone().into());
     }
     Ok(ids)
 }

@@ -319,7 +319,7 @@ pub static GROUP: LazyLock<Schema> = LazyLock::new(|| Schema {
                 Attr::new("$ref", Ty::Reference, "The URI of the member resource.")
                     .refs(&["User", "Group"])
                     .immutable(),
-                s("display", "A human-readable name of the member.").read_only(),
+                s("display", "A human-readable name of the member, as the client gave it."),
                 s("type", "The type of the member: User or Group.")
                     .canonical(&["User", "Group"])
                     .immutable(),
