@@ -290,6 +290,11 @@ impl Store {
                 serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("group {pid}: {e}")))?;
             if let Some(members) = resource.get_mut("members").and_then(|m| m.as_array_mut()) {
                 members.retain(|m| m.get("value").and_then(|v| v.as_str()) != Some(id));
+                if members.is_empty()
+                    && let Some(obj) = resource.as_object_mut()
+                {
+                    obj.remove("members");
+                }
             }
             sqlx::query(
                 "UPDATE scim_groups SET resource = ?, version = version + 1, updated_at = ? WHERE id = ?",
@@ -435,7 +440,7 @@ mod tests {
         .unwrap();
         assert!(s.scim_delete_group("child", now).await.unwrap());
         let parent = s.scim_get(ScimTable::Groups, "parent").await.unwrap().unwrap();
-        assert_eq!(parent.resource, r#"{"members":[]}"#);
+        assert_eq!(parent.resource, "{}");
         assert_eq!(parent.version, 2);
         assert!(!s.scim_delete_group("child", now).await.unwrap());
     }
