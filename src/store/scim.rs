@@ -62,6 +62,16 @@ pub struct ScimRow {
     pub version: i64,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    /// A user's direct groups (id, displayName), when the read loaded them.
+    pub groups: Option<Vec<(String, String)>>,
+}
+
+/// A user's direct groups as one JSON column, so a read needs no second query.
+macro_rules! user_groups_column {
+    () => {
+        "(SELECT json_group_array(json_array(g.id, g.display_name)) FROM scim_group_members m \
+         JOIN scim_groups g ON g.id = m.group_id WHERE m.member_id = t.id) AS groups"
+    };
 }
 
 /// What a create or replace writes.
@@ -103,7 +113,15 @@ fn bind_args<'q>(
 }
 
 fn row_from(row: &sqlx::sqlite::SqliteRow) -> StoreResult<ScimRow> {
+    let groups = match row.try_get::<Option<String>, _>("groups") {
+        Ok(Some(text)) => Some(
+            serde_json::from_str::<Vec<(String, String)>>(&text)
+                .map_err(|e| StoreError::Corrupt(format!("user groups: {e}")))?,
+        ),
+        _ => None,
+    };
     Ok(ScimRow {
+        groups,
         id: row.try_get("id")?,
         resource: row.try_get("resource")?,
         version: row.try_get("version")?,
@@ -150,6 +168,7 @@ impl Store {
             version: 1,
             created_at: now,
             updated_at: now,
+            groups: None,
         })
     }
 
@@ -170,9 +189,11 @@ impl Store {
 
     pub async fn scim_get(&self, table: ScimTable, id: &str) -> StoreResult<Option<ScimRow>> {
         let sql = match table {
-            ScimTable::Users => {
-                "SELECT id, resource, version, created_at, updated_at FROM scim_users WHERE id = ?"
-            }
+            ScimTable::Users => concat!(
+                "SELECT t.id, t.resource, t.version, t.created_at, t.updated_at, ",
+                user_groups_column!(),
+                " FROM scim_users t WHERE t.id = ?"
+            ),
             ScimTable::Groups => {
                 "SELECT id, resource, version, created_at, updated_at FROM scim_groups WHERE id = ?"
             }
@@ -259,9 +280,13 @@ impl Store {
             ),
             None => ("ORDER BY t.created_at, t.id".to_owned(), Vec::new()),
         };
+        let groups = match table {
+            ScimTable::Users => concat!(", ", user_groups_column!()),
+            ScimTable::Groups => "",
+        };
         let page_sql = format!(
-            "SELECT t.id, t.resource, t.version, t.created_at, t.updated_at {from}{where_sql} {order_sql} \
-             LIMIT ? OFFSET ?"
+            "SELECT t.id, t.resource, t.version, t.created_at, t.updated_at{groups} {from}{where_sql} \
+             {order_sql} LIMIT ? OFFSET ?"
         );
         let mut args = filter_args.clone();
         args.extend(order_args);

@@ -393,8 +393,13 @@ impl Translator {
                 }
             }
         };
-        // A missing attribute compares as false, never NULL.
-        Ok(format!("COALESCE(({cond}), 0)"))
+        // A missing attribute compares as false, never NULL. A plain column is guarded with
+        // IS NOT NULL instead of COALESCE so its index stays usable (userName eq → unique key).
+        if expr.starts_with("t.") && !expr.contains('?') {
+            Ok(format!("({expr} IS NOT NULL AND {cond})"))
+        } else {
+            Ok(format!("COALESCE(({cond}), 0)"))
+        }
     }
 }
 
@@ -492,7 +497,7 @@ mod tests {
     #[test]
     fn user_name_uses_the_lowered_unique_key() {
         let f = sql(Kind::User, r#"userName eq "Ann@Example.com""#);
-        assert_eq!(f.sql, "COALESCE((t.user_name_key = ?), 0)");
+        assert_eq!(f.sql, "(t.user_name_key IS NOT NULL AND t.user_name_key = ?)");
         assert_eq!(f.args, vec![SqlArg::Text("ann@example.com".into())]);
     }
 

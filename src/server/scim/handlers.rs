@@ -211,15 +211,17 @@ impl ListParams {
 
 /// Renders stored rows, adding each user's groups.
 async fn render_rows(state: &AppState, kind: Kind, rows: &[ScimRow], sel: &Selection) -> ScimResult<Vec<Value>> {
-    let groups = if kind == Kind::User {
-        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-        state.store.scim_groups_of(&ids).await?
-    } else {
-        Default::default()
-    };
+    // Reads carry each user's groups; rows returned by a write do not, so look them up.
+    let missing: Vec<String> = rows
+        .iter()
+        .filter(|r| kind == Kind::User && r.groups.is_none())
+        .map(|r| r.id.clone())
+        .collect();
+    let looked_up = state.store.scim_groups_of(&missing).await?;
     rows.iter()
         .map(|row| {
-            let full = resource::render(kind, row, &state.base_url, groups.get(&row.id).map(Vec::as_slice))?;
+            let groups = row.groups.as_deref().or_else(|| looked_up.get(&row.id).map(Vec::as_slice));
+            let full = resource::render(kind, row, &state.base_url, groups)?;
             Ok(if sel.is_empty() { full } else { resource::project(kind, full, sel) })
         })
         .collect()
