@@ -40,7 +40,12 @@ async fn env_with(clock: Option<ManualClock>, configure: impl FnOnce(&mut Server
         c.now()
     });
     store
-        .create_admin("dev", Role::Developer, Some(&server::hash_password(&password).unwrap()), now)
+        .create_admin(
+            "dev",
+            Role::Developer,
+            Some(&server::hash_password(&password).unwrap()),
+            now,
+        )
         .await
         .unwrap();
     store.close().await;
@@ -53,7 +58,12 @@ async fn env_with(clock: Option<ManualClock>, configure: impl FnOnce(&mut Server
     let server = server::start(config).await.unwrap();
     let mut console = ConsoleClient::new(&server.base_url()).unwrap();
     console.login("dev", password).await.unwrap();
-    let app = console.create_app("Directory sync", "SCIM tests").await.unwrap().app.id;
+    let app = console
+        .create_app("Directory sync", "SCIM tests")
+        .await
+        .unwrap()
+        .app
+        .id;
     console.enable_scim(app, true).await.unwrap();
     let token = console.issue_token(app).await.unwrap().token;
     let scim = format!("{}/scim/v2", server.base_url());
@@ -97,9 +107,17 @@ impl Env {
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
         };
         if !text.is_empty() {
-            assert_eq!(headers[reqwest::header::CONTENT_TYPE], "application/scim+json", "{text}");
+            assert_eq!(
+                headers[reqwest::header::CONTENT_TYPE],
+                "application/scim+json",
+                "{text}"
+            );
         }
-        Answer { status, headers, body }
+        Answer {
+            status,
+            headers,
+            body,
+        }
     }
 
     async fn get(&self, path: &str) -> Answer {
@@ -116,7 +134,8 @@ impl Env {
 
     async fn patch(&self, path: &str, ops: Value) -> Answer {
         let body = json!({"schemas": [PATCH_OP], "Operations": ops});
-        self.send(self.req(reqwest::Method::PATCH, path).json(&body)).await
+        self.send(self.req(reqwest::Method::PATCH, path).json(&body))
+            .await
     }
 
     async fn delete(&self, path: &str) -> Answer {
@@ -134,7 +153,10 @@ impl Env {
     /// userNames matching a filter, sorted.
     async fn matching(&self, filter: &str) -> Vec<String> {
         let a = self
-            .send(self.req(reqwest::Method::GET, "/Users").query(&[("filter", filter)]))
+            .send(
+                self.req(reqwest::Method::GET, "/Users")
+                    .query(&[("filter", filter)]),
+            )
             .await;
         assert_eq!(a.status, StatusCode::OK, "{filter}: {}", a.body);
         let mut names: Vec<String> = a.body["Resources"]
@@ -193,7 +215,12 @@ async fn every_bad_token_gets_401_with_a_bearer_challenge() {
     // Wrongly signed: our header and claims with another key's (well-formed) signature.
     let ours: Vec<&str> = good.split('.').collect();
     let theirs: Vec<&str> = other.token.expose_secret().split('.').collect();
-    assert_unauthorized(&env, Some(&format!("{}.{}.{}", ours[0], ours[1], theirs[2])), None).await;
+    assert_unauthorized(
+        &env,
+        Some(&format!("{}.{}.{}", ours[0], ours[1], theirs[2])),
+        None,
+    )
+    .await;
     // Claims edited after signing.
     let forged = format!("{}.{}x.{}", ours[0], ours[1], ours[2]);
     assert_unauthorized(&env, Some(&forged), None).await;
@@ -301,7 +328,11 @@ async fn over_the_rate_limit_gets_429_with_retry_after() {
     }
     let a = env.get("/Users").await;
     assert_scim_error(&a, StatusCode::TOO_MANY_REQUESTS, None);
-    let wait: u64 = a.headers[reqwest::header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    let wait: u64 = a.headers[reqwest::header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
     env.server.shutdown().await.unwrap();
 }
@@ -314,7 +345,14 @@ async fn filters_cover_every_operator_and_match_injection_attempts_literally() {
         ("bob@example.com", "50% off", "E-002", "home", true, "en-US"),
         ("cat@example.org", "50_off", "E-003", "work", false, "ko-KR"),
         ("dan@example.org", "x' OR '1'='1", "e-004", "other", true, "zh-CN"),
-        ("eve@example.net", "a\\b\"; DROP TABLE scim_users; --", "E-005", "work", true, "zh-TW"),
+        (
+            "eve@example.net",
+            "a\\b\"; DROP TABLE scim_users; --",
+            "E-005",
+            "work",
+            true,
+            "zh-TW",
+        ),
     ];
     for (name, title, ext, email_type, active, lang) in users {
         env.create_user(json!({
@@ -328,7 +366,13 @@ async fn filters_cover_every_operator_and_match_injection_attempts_literally() {
         }))
         .await;
     }
-    let all = vec!["ann@example.com", "bob@example.com", "cat@example.org", "dan@example.org", "eve@example.net"];
+    let all = vec![
+        "ann@example.com",
+        "bob@example.com",
+        "cat@example.org",
+        "dan@example.org",
+        "eve@example.net",
+    ];
     let qualified = format!(r#"{USER}:userName eq "ann@example.com""#);
     let cases: Vec<(&str, Vec<&str>)> = vec![
         // eq is case-insensitive for userName (caseExact=false) and exact for externalId.
@@ -336,31 +380,69 @@ async fn filters_cover_every_operator_and_match_injection_attempts_literally() {
         (r#"externalId eq "e-001""#, vec![]),
         (r#"externalId eq "e-004""#, vec!["dan@example.org"]),
         (r#"userName ne "ann@example.com""#, all[1..].to_vec()),
-        (r#"userName co "EXAMPLE.O""#, vec!["cat@example.org", "dan@example.org"]),
+        (
+            r#"userName co "EXAMPLE.O""#,
+            vec!["cat@example.org", "dan@example.org"],
+        ),
         (r#"userName sw "B""#, vec!["bob@example.com"]),
         (r#"userName ew ".NET""#, vec!["eve@example.net"]),
-        (r#"externalId sw "E-00""#, vec!["ann@example.com", "bob@example.com", "cat@example.org", "eve@example.net"]),
+        (
+            r#"externalId sw "E-00""#,
+            vec![
+                "ann@example.com",
+                "bob@example.com",
+                "cat@example.org",
+                "eve@example.net",
+            ],
+        ),
         (r#"externalId ew "4""#, vec!["dan@example.org"]),
         (r#"externalId co "-00""#, all.clone()),
-        (r#"userName gt "cat@example.org""#, vec!["dan@example.org", "eve@example.net"]),
-        (r#"userName ge "cat@example.org""#, vec!["cat@example.org", "dan@example.org", "eve@example.net"]),
+        (
+            r#"userName gt "cat@example.org""#,
+            vec!["dan@example.org", "eve@example.net"],
+        ),
+        (
+            r#"userName ge "cat@example.org""#,
+            vec!["cat@example.org", "dan@example.org", "eve@example.net"],
+        ),
         (r#"userName lt "BOB@example.com""#, vec!["ann@example.com"]),
-        (r#"userName le "bob@example.com""#, vec!["ann@example.com", "bob@example.com"]),
+        (
+            r#"userName le "bob@example.com""#,
+            vec!["ann@example.com", "bob@example.com"],
+        ),
         (r#"title pr"#, all.clone()),
         (r#"nickName pr"#, vec![]),
         (r#"active eq false"#, vec!["cat@example.org"]),
         (r#"name.givenName eq "bob""#, vec!["bob@example.com"]),
-        (r#"preferredLanguage eq "ja-JP" or preferredLanguage eq "en-US""#, vec!["ann@example.com", "bob@example.com"]),
+        (
+            r#"preferredLanguage eq "ja-JP" or preferredLanguage eq "en-US""#,
+            vec!["ann@example.com", "bob@example.com"],
+        ),
         (r#"title pr and not (active eq true)"#, vec!["cat@example.org"]),
         (
             r#"(userName sw "a" or userName sw "b") and emails.type eq "work""#,
             vec!["ann@example.com"],
         ),
-        (r#"emails[type eq "work" and value ew ".net"]"#, vec!["eve@example.net"]),
-        (r#"emails[not (type eq "work")]"#, vec!["bob@example.com", "dan@example.org"]),
-        (r#"emails co "@example.org""#, vec!["cat@example.org", "dan@example.org"]),
-        (r#"emails.primary eq true and emails.type ne "work""#, vec!["bob@example.com", "dan@example.org"]),
-        (r#"meta.created gt "2000-01-01T00:00:00Z" and meta.resourceType eq "User""#, all.clone()),
+        (
+            r#"emails[type eq "work" and value ew ".net"]"#,
+            vec!["eve@example.net"],
+        ),
+        (
+            r#"emails[not (type eq "work")]"#,
+            vec!["bob@example.com", "dan@example.org"],
+        ),
+        (
+            r#"emails co "@example.org""#,
+            vec!["cat@example.org", "dan@example.org"],
+        ),
+        (
+            r#"emails.primary eq true and emails.type ne "work""#,
+            vec!["bob@example.com", "dan@example.org"],
+        ),
+        (
+            r#"meta.created gt "2000-01-01T00:00:00Z" and meta.resourceType eq "User""#,
+            all.clone(),
+        ),
         (r#"meta.lastModified lt "2000-01-01T00:00:00Z""#, vec![]),
         (&qualified, vec!["ann@example.com"]),
         // LIKE wildcards, quotes, backslashes and SQL keywords match only themselves.
@@ -517,7 +599,10 @@ async fn users_validate_conflict_and_carry_meta_and_etags() {
 
     // Case-insensitive uniqueness.
     let a = env
-        .post("/Users", json!({"schemas": [USER], "userName": "ann@EXAMPLE.com"}))
+        .post(
+            "/Users",
+            json!({"schemas": [USER], "userName": "ann@EXAMPLE.com"}),
+        )
         .await;
     assert_scim_error(&a, StatusCode::CONFLICT, Some("uniqueness"));
 
@@ -580,7 +665,8 @@ async fn groups_hold_users_and_groups_and_names_are_unique_regardless_of_case() 
     let env = env().await;
     let ann = env.create_user(json!({"userName": "ann@example.com"})).await;
     let ann_id = ann["id"].as_str().unwrap();
-    let make = |name: &str, members: Value| json!({"schemas": [GROUP], "displayName": name, "members": members});
+    let make =
+        |name: &str, members: Value| json!({"schemas": [GROUP], "displayName": name, "members": members});
     let child = env.post("/Groups", make("Platform", json!([]))).await;
     assert_eq!(child.status, StatusCode::CREATED, "{}", child.body);
     let child_id = child.body["id"].as_str().unwrap();
@@ -604,7 +690,10 @@ async fn groups_hold_users_and_groups_and_names_are_unique_regardless_of_case() 
     let clash = env.post("/Groups", make("engineering", json!([]))).await;
     assert_scim_error(&clash, StatusCode::CONFLICT, Some("uniqueness"));
     let ghost = env
-        .post("/Groups", make("Ghosts", json!([{"value": Uuid::new_v4().to_string()}])))
+        .post(
+            "/Groups",
+            make("Ghosts", json!([{"value": Uuid::new_v4().to_string()}])),
+        )
         .await;
     assert_scim_error(&ghost, StatusCode::BAD_REQUEST, Some("invalidValue"));
 
@@ -612,7 +701,10 @@ async fn groups_hold_users_and_groups_and_names_are_unique_regardless_of_case() 
     let a = env.get(&format!("/Users/{ann_id}")).await;
     assert_eq!(a.body["groups"][0]["value"], parent_id);
     assert_eq!(a.body["groups"][0]["display"], "Engineering");
-    assert_eq!(env.matching(&format!("groups.value eq \"{parent_id}\"")).await, ["ann@example.com"]);
+    assert_eq!(
+        env.matching(&format!("groups.value eq \"{parent_id}\"")).await,
+        ["ann@example.com"]
+    );
 
     // PATCH members: remove by value filter; list excluding members; delete a group.
     let a = env
@@ -624,20 +716,38 @@ async fn groups_hold_users_and_groups_and_names_are_unique_regardless_of_case() 
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.body["members"].as_array().unwrap().len(), 1);
     let a = env
-        .send(
-            env.req(reqwest::Method::GET, "/Groups")
-                .query(&[("filter", "displayName eq \"ENGINEERING\""), ("excludedAttributes", "members")]),
-        )
+        .send(env.req(reqwest::Method::GET, "/Groups").query(&[
+            ("filter", "displayName eq \"ENGINEERING\""),
+            ("excludedAttributes", "members"),
+        ]))
         .await;
     assert_eq!(a.body["totalResults"], 1);
     assert!(a.body["Resources"][0].get("members").is_none());
-    assert_eq!(env.delete(&format!("/Groups/{child_id}")).await.status, StatusCode::NO_CONTENT);
-    assert_scim_error(&env.get(&format!("/Groups/{child_id}")).await, StatusCode::NOT_FOUND, None);
+    assert_eq!(
+        env.delete(&format!("/Groups/{child_id}")).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_scim_error(
+        &env.get(&format!("/Groups/{child_id}")).await,
+        StatusCode::NOT_FOUND,
+        None,
+    );
     // The deleted group left its parent.
-    assert!(env.get(&format!("/Groups/{parent_id}")).await.body.get("members").is_none());
+    assert!(
+        env.get(&format!("/Groups/{parent_id}"))
+            .await
+            .body
+            .get("members")
+            .is_none()
+    );
 
     // PUT replaces the whole group.
-    let a = env.put(&format!("/Groups/{parent_id}"), make("Engineering Dept", json!([{"value": ann_id}]))).await;
+    let a = env
+        .put(
+            &format!("/Groups/{parent_id}"),
+            make("Engineering Dept", json!([{"value": ann_id}])),
+        )
+        .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.body["displayName"], "Engineering Dept");
     assert_eq!(a.body["members"][0]["type"], "User");
@@ -693,7 +803,8 @@ async fn protocol_edges_are_scim_errors() {
 
     // count defaults to 100 and is capped at 100; startIndex pages.
     for i in 0..105 {
-        env.create_user(json!({"userName": format!("user{i:03}@example.com")})).await;
+        env.create_user(json!({"userName": format!("user{i:03}@example.com")}))
+            .await;
     }
     let a = env.get("/Users").await;
     assert_eq!(a.body["totalResults"], 106);

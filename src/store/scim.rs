@@ -131,7 +131,12 @@ fn row_from(row: &sqlx::sqlite::SqliteRow) -> StoreResult<ScimRow> {
 }
 
 impl Store {
-    pub async fn scim_insert(&self, table: ScimTable, w: &ScimWrite<'_>, now: OffsetDateTime) -> StoreResult<ScimRow> {
+    pub async fn scim_insert(
+        &self,
+        table: ScimTable,
+        w: &ScimWrite<'_>,
+        now: OffsetDateTime,
+    ) -> StoreResult<ScimRow> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let q = match table {
             ScimTable::Users => sqlx::query(
@@ -260,42 +265,47 @@ impl Store {
         let no_args = Vec::new();
         let filter_args = q.filter.as_ref().map(|f| &f.args).unwrap_or(&no_args);
 
+        if q.limit > 0 {
+            let (order_sql, order_args) = match &q.order {
+                Some((expr, desc)) => (
+                    format!(
+                        "ORDER BY ({}) IS NULL, ({}) {}, t.created_at, t.id",
+                        expr.sql,
+                        expr.sql,
+                        if *desc { "DESC" } else { "ASC" }
+                    ),
+                    [expr.args.clone(), expr.args.clone()].concat(),
+                ),
+                None => ("ORDER BY t.created_at, t.id".to_owned(), Vec::new()),
+            };
+            let groups = match table {
+                ScimTable::Users => concat!(", ", user_groups_column!()),
+                ScimTable::Groups => "",
+            };
+            // The total rides along as a window count, so a page is one round trip.
+            let page_sql = format!(
+                "SELECT t.id, t.resource, t.version, t.created_at, t.updated_at{groups}, \
+                 COUNT(*) OVER () AS total {from}{where_sql} {order_sql} LIMIT ? OFFSET ?"
+            );
+            let mut args = filter_args.clone();
+            args.extend(order_args);
+            args.push(SqlArg::Int(q.limit));
+            args.push(SqlArg::Int(q.offset));
+            let rows = bind_args(sqlx::query(AssertSqlSafe(page_sql)), &args)
+                .fetch_all(&self.pool)
+                .await?;
+            if let Some(first) = rows.first() {
+                let total: i64 = first.try_get("total")?;
+                return Ok((total, rows.iter().map(row_from).collect::<StoreResult<_>>()?));
+            }
+        }
+        // No rows on this page (count=0, or startIndex past the end): count on its own.
         let count_sql = format!("SELECT COUNT(*) AS n {from}{where_sql}");
         let total: i64 = bind_args(sqlx::query(AssertSqlSafe(count_sql)), filter_args)
             .fetch_one(&self.pool)
             .await?
             .try_get("n")?;
-        if q.limit <= 0 || total <= q.offset {
-            return Ok((total, Vec::new()));
-        }
-        let (order_sql, order_args) = match &q.order {
-            Some((expr, desc)) => (
-                format!(
-                    "ORDER BY ({}) IS NULL, ({}) {}, t.created_at, t.id",
-                    expr.sql,
-                    expr.sql,
-                    if *desc { "DESC" } else { "ASC" }
-                ),
-                [expr.args.clone(), expr.args.clone()].concat(),
-            ),
-            None => ("ORDER BY t.created_at, t.id".to_owned(), Vec::new()),
-        };
-        let groups = match table {
-            ScimTable::Users => concat!(", ", user_groups_column!()),
-            ScimTable::Groups => "",
-        };
-        let page_sql = format!(
-            "SELECT t.id, t.resource, t.version, t.created_at, t.updated_at{groups} {from}{where_sql} \
-             {order_sql} LIMIT ? OFFSET ?"
-        );
-        let mut args = filter_args.clone();
-        args.extend(order_args);
-        args.push(SqlArg::Int(q.limit));
-        args.push(SqlArg::Int(q.offset));
-        let rows = bind_args(sqlx::query(AssertSqlSafe(page_sql)), &args)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok((total, rows.iter().map(row_from).collect::<StoreResult<_>>()?))
+        Ok((total, Vec::new()))
     }
 
     /// Deletes a group and removes it from the groups it was a member of.
@@ -369,7 +379,10 @@ impl Store {
     }
 
     /// The groups each of `user_ids` is a direct member of: (group id, displayName).
-    pub async fn scim_groups_of(&self, user_ids: &[String]) -> StoreResult<HashMap<String, Vec<(String, String)>>> {
+    pub async fn scim_groups_of(
+        &self,
+        user_ids: &[String],
+    ) -> StoreResult<HashMap<String, Vec<(String, String)>>> {
         let mut out: HashMap<String, Vec<(String, String)>> = HashMap::new();
         if user_ids.is_empty() {
             return Ok(out);
@@ -433,24 +446,41 @@ mod tests {
             .await;
         assert!(matches!(clash, Err(StoreError::Conflict("userName"))));
         let w = user("u1", "ann@example.com", r#"{"a":1}"#);
-        assert!(s.scim_replace(ScimTable::Users, &w, 7, now).await.unwrap().is_none());
-        let row = s.scim_replace(ScimTable::Users, &w, 1, now).await.unwrap().unwrap();
+        assert!(
+            s.scim_replace(ScimTable::Users, &w, 7, now)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let row = s
+            .scim_replace(ScimTable::Users, &w, 1, now)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(row.version, 2);
-        assert_eq!(s.scim_get(ScimTable::Users, "u1").await.unwrap().unwrap().resource, r#"{"a":1}"#);
+        assert_eq!(
+            s.scim_get(ScimTable::Users, "u1")
+                .await
+                .unwrap()
+                .unwrap()
+                .resource,
+            r#"{"a":1}"#
+        );
     }
 
     #[tokio::test]
     async fn deleting_a_group_removes_it_from_its_parents() {
         let (_d, s) = store().await;
         let now = OffsetDateTime::UNIX_EPOCH;
-        let g = |id: &'static str, name: &'static str, res: &'static str, members: &'static [String]| ScimWrite {
-            id,
-            unique: name,
-            external_id: None,
-            active: true,
-            resource: res,
-            members,
-        };
+        let g =
+            |id: &'static str, name: &'static str, res: &'static str, members: &'static [String]| ScimWrite {
+                id,
+                unique: name,
+                external_id: None,
+                active: true,
+                resource: res,
+                members,
+            };
         s.scim_insert(ScimTable::Groups, &g("child", "Child", "{}", &[]), now)
             .await
             .unwrap();

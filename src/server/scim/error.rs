@@ -113,7 +113,10 @@ impl From<StoreError> for ScimError {
             StoreError::Conflict(what) => ScimError::uniqueness(format!("that {what} is already taken")),
             StoreError::Db(sqlx::Error::PoolTimedOut) => {
                 tracing::error!("SCIM store: pool timed out");
-                ScimError::new(StatusCode::SERVICE_UNAVAILABLE, "the directory is busy; retry shortly")
+                ScimError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the directory is busy; retry shortly",
+                )
             }
             other => {
                 tracing::error!(error = %other, "SCIM store error");

@@ -27,7 +27,11 @@ pub fn like_escape(s: &str) -> String {
 /// What a resolved attribute reads from in SQL.
 enum Source {
     /// A real column; `lowered` when it stores a lower-cased key.
-    Column { sql: &'static str, lowered: bool, ty: Ty },
+    Column {
+        sql: &'static str,
+        lowered: bool,
+        ty: Ty,
+    },
     /// The `meta.resourceType` constant.
     ResourceType,
     /// A user's `groups`, held in the membership table.
@@ -35,7 +39,10 @@ enum Source {
     /// A value in the resource JSON at a bound path (single-valued).
     Json { path: String },
     /// Elements of a multi-valued attribute; `sub` is the sub-attribute compared.
-    Multi { path: String, sub: Option<&'static Attr> },
+    Multi {
+        path: String,
+        sub: Option<&'static Attr>,
+    },
 }
 
 struct Translator {
@@ -44,7 +51,10 @@ struct Translator {
 }
 
 pub fn translate(kind: Kind, f: &Filter) -> ScimResult<SqlFragment> {
-    let mut t = Translator { kind, args: Vec::new() };
+    let mut t = Translator {
+        kind,
+        args: Vec::new(),
+    };
     let sql = t.filter(f)?;
     Ok(SqlFragment { sql, args: t.args })
 }
@@ -53,9 +63,16 @@ pub fn translate(kind: Kind, f: &Filter) -> ScimResult<SqlFragment> {
 pub fn sort_expression(kind: Kind, sort_by: &str) -> ScimResult<SqlFragment> {
     let path: AttrPath = match format!("{sort_by} pr").parse::<Filter>() {
         Ok(Filter::Attr(AttrExp::Present(p))) => p,
-        _ => return Err(ScimError::invalid_value(format!("sortBy {sort_by:?} is not an attribute path"))),
+        _ => {
+            return Err(ScimError::invalid_value(format!(
+                "sortBy {sort_by:?} is not an attribute path"
+            )));
+        }
     };
-    let mut t = Translator { kind, args: Vec::new() };
+    let mut t = Translator {
+        kind,
+        args: Vec::new(),
+    };
     let (source, leaf) = t.source(&path)?;
     let nocase = !leaf.case_exact && matches!(leaf.ty, Ty::String | Ty::Reference);
     let sql = match source {
@@ -77,7 +94,11 @@ pub fn sort_expression(kind: Kind, sort_by: &str) -> ScimResult<SqlFragment> {
             return Err(ScimError::invalid_value(format!("cannot sort by {sort_by}")));
         }
     };
-    let sql = if nocase { format!("{sql} COLLATE NOCASE") } else { sql };
+    let sql = if nocase {
+        format!("{sql} COLLATE NOCASE")
+    } else {
+        sql
+    };
     Ok(SqlFragment { sql, args: t.args })
 }
 
@@ -86,7 +107,7 @@ fn bad_attr(p: &AttrPath) -> ScimError {
 }
 
 /// Resolves a filter attribute path, treating `urn:…:works:2.0:User` as an extension root.
-pub fn resolve_path(kind: Kind, p: &AttrPath) -> Result<Resolved, ()> {
+pub fn resolve_path(kind: Kind, p: &AttrPath) -> Option<Resolved> {
     schema::resolve(kind, p.uri.as_deref(), &p.name, p.sub_attr.as_deref())
 }
 
@@ -99,7 +120,7 @@ impl Translator {
         Ok(match f {
             Filter::Attr(e) => self.attr_exp(e)?,
             Filter::ValuePath(vp) => {
-                let r = resolve_path(self.kind, &vp.attr).map_err(|_| bad_attr(&vp.attr))?;
+                let r = resolve_path(self.kind, &vp.attr).ok_or_else(|| bad_attr(&vp.attr))?;
                 if !r.attr.multi || r.attr.ty != Ty::Complex || r.sub.is_some() {
                     return Err(ScimError::invalid_filter(format!(
                         "{} is not a multi-valued complex attribute",
@@ -107,7 +128,9 @@ impl Translator {
                     )));
                 }
                 if self.kind == Kind::User && r.attr.name == "groups" {
-                    return Err(ScimError::invalid_filter("groups supports only groups.value comparisons"));
+                    return Err(ScimError::invalid_filter(
+                        "groups supports only groups.value comparisons",
+                    ));
                 }
                 self.push(SqlArg::Text(r.json_path()));
                 let inner = self.val_filter(r.attr, &vp.filter)?;
@@ -125,7 +148,10 @@ impl Translator {
         op: &str,
         each: fn(&mut Self, &T) -> ScimResult<String>,
     ) -> ScimResult<String> {
-        let parts = items.iter().map(|i| each(self, i)).collect::<ScimResult<Vec<_>>>()?;
+        let parts = items
+            .iter()
+            .map(|i| each(self, i))
+            .collect::<ScimResult<Vec<_>>>()?;
         Ok(format!("({})", parts.join(op)))
     }
 
@@ -172,7 +198,7 @@ impl Translator {
     }
 
     fn source(&mut self, p: &AttrPath) -> ScimResult<(Source, &'static Attr)> {
-        let r = resolve_path(self.kind, p).map_err(|_| bad_attr(p))?;
+        let r = resolve_path(self.kind, p).ok_or_else(|| bad_attr(p))?;
         let leaf = r.leaf();
         let top = r.attr.name;
         if r.extension.is_none() {
@@ -199,11 +225,19 @@ impl Translator {
             // `emails eq "x"` compares each element's `value`.
             let sub = match r.sub {
                 Some(s) => Some(s),
-                None if r.attr.ty == Ty::Complex => Some(r.attr.sub_attr("value").ok_or_else(|| bad_attr(p))?),
+                None if r.attr.ty == Ty::Complex => {
+                    Some(r.attr.sub_attr("value").ok_or_else(|| bad_attr(p))?)
+                }
                 None => None,
             };
             let leaf = sub.unwrap_or(r.attr);
-            return Ok((Source::Multi { path: r.json_path(), sub }, leaf));
+            return Ok((
+                Source::Multi {
+                    path: r.json_path(),
+                    sub,
+                },
+                leaf,
+            ));
         }
         Ok((Source::Json { path: r.json_path() }, leaf))
     }
@@ -219,7 +253,9 @@ impl Translator {
             (Source::ResourceType, None) => "1".into(),
             (Source::ResourceType, Some((op, v))) => {
                 let CompValue::Str(s) = v else {
-                    return Err(ScimError::invalid_filter("meta.resourceType compares with a string"));
+                    return Err(ScimError::invalid_filter(
+                        "meta.resourceType compares with a string",
+                    ));
                 };
                 self.push(SqlArg::Text(self.kind.name().to_owned()));
                 self.compare("?", Ty::String, true, false, op, &CompValue::Str(s.clone()))?
@@ -311,8 +347,13 @@ impl Translator {
                 let CompValue::Number(n) = v else {
                     return invalid("an integer attribute compares with a number");
                 };
-                let arg = n.as_i64().map(SqlArg::Int).or_else(|| n.as_f64().map(SqlArg::Real));
-                let Some(arg) = arg else { return invalid("number out of range") };
+                let arg = n
+                    .as_i64()
+                    .map(SqlArg::Int)
+                    .or_else(|| n.as_f64().map(SqlArg::Real));
+                let Some(arg) = arg else {
+                    return invalid("number out of range");
+                };
                 let sym = match op {
                     Eq => "=",
                     Ne => "!=",
@@ -428,11 +469,13 @@ pub fn matches(parent: &Attr, elem: &Value, f: &ValFilter) -> ScimResult<bool> {
                 AttrExp::Present(p) | AttrExp::Comparison(p, _, _) => p,
             };
             if path.uri.is_some() || path.sub_attr.is_some() {
-                return Err(ScimError::invalid_path(format!("{path} must name a sub-attribute")));
+                return Err(ScimError::invalid_path(format!(
+                    "{path} must name a sub-attribute"
+                )));
             }
-            let sub = parent
-                .sub_attr(&path.name)
-                .ok_or_else(|| ScimError::invalid_path(format!("{} has no sub-attribute {path}", parent.name)))?;
+            let sub = parent.sub_attr(&path.name).ok_or_else(|| {
+                ScimError::invalid_path(format!("{} has no sub-attribute {path}", parent.name))
+            })?;
             let actual = elem.get(sub.name).filter(|v| !v.is_null());
             match e {
                 AttrExp::Present(_) => actual.is_some(),
@@ -452,7 +495,9 @@ fn compare_value(attr: &Attr, actual: Option<&Value>, op: &CompareOp, v: &CompVa
         (_, CompValue::Null) => None,
         (Value::Bool(a), CompValue::True) => Some(a.cmp(&true)),
         (Value::Bool(a), CompValue::False) => Some(a.cmp(&false)),
-        (Value::Number(a), CompValue::Number(b)) => a.as_f64().zip(b.as_f64()).and_then(|(a, b)| a.partial_cmp(&b)),
+        (Value::Number(a), CompValue::Number(b)) => {
+            a.as_f64().zip(b.as_f64()).and_then(|(a, b)| a.partial_cmp(&b))
+        }
         (Value::String(a), CompValue::Str(b)) => {
             let (a, b) = if attr.case_exact {
                 (a.clone(), b.clone())
@@ -491,7 +536,10 @@ mod tests {
     fn values_are_bound_never_spliced() {
         let f = sql(Kind::User, r#"title co "50%_off\\' OR 1=1 --""#);
         assert!(!f.sql.contains("OR 1=1"), "{}", f.sql);
-        assert_eq!(f.args.last(), Some(&SqlArg::Text(r"%50\%\_off\\' OR 1=1 --%".into())));
+        assert_eq!(
+            f.args.last(),
+            Some(&SqlArg::Text(r"%50\%\_off\\' OR 1=1 --%".into()))
+        );
     }
 
     #[test]
@@ -512,7 +560,11 @@ mod tests {
             r#"urn:example:nope:thing eq "x""#,
         ] {
             let e = translate(Kind::User, &f.parse().unwrap()).unwrap_err();
-            assert_eq!(e.scim_type, Some(super::super::error::ScimType::InvalidFilter), "{f}");
+            assert_eq!(
+                e.scim_type,
+                Some(super::super::error::ScimType::InvalidFilter),
+                "{f}"
+            );
         }
     }
 

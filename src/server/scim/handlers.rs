@@ -51,7 +51,8 @@ fn json_body(body: Result<Bytes, BytesRejection>) -> ScimResult<Value> {
             ScimError::invalid_syntax(format!("could not read the request body: {e}"))
         }
     })?;
-    serde_json::from_slice(&bytes).map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
 }
 
 pub async fn not_found() -> ScimError {
@@ -59,7 +60,10 @@ pub async fn not_found() -> ScimError {
 }
 
 pub async fn method_not_allowed() -> ScimError {
-    ScimError::new(StatusCode::METHOD_NOT_ALLOWED, "this SCIM endpoint does not accept that method")
+    ScimError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this SCIM endpoint does not accept that method",
+    )
 }
 
 // ---- discovery -------------------------------------------------------------------------
@@ -75,7 +79,12 @@ fn list_response(resources: Vec<Value>, total: i64, start_index: i64) -> Value {
 }
 
 pub async fn service_provider_config(State(state): State<AppState>) -> Response {
-    respond(StatusCode::OK, &schema::service_provider_config(&state.base_url), None, None)
+    respond(
+        StatusCode::OK,
+        &schema::service_provider_config(&state.base_url),
+        None,
+        None,
+    )
 }
 
 pub async fn resource_types(State(state): State<AppState>) -> Response {
@@ -92,11 +101,19 @@ pub async fn resource_type(State(state): State<AppState>, Path(id): Path<String>
         .into_iter()
         .find(|k| k.name() == id)
         .ok_or_else(|| ScimError::not_found("no resource type has that id"))?;
-    Ok(respond(StatusCode::OK, &schema::resource_type(kind, &state.base_url), None, None))
+    Ok(respond(
+        StatusCode::OK,
+        &schema::resource_type(kind, &state.base_url),
+        None,
+        None,
+    ))
 }
 
 pub async fn schemas(State(state): State<AppState>) -> Response {
-    let all: Vec<Value> = schema::all_schemas().iter().map(|s| s.to_json(&state.base_url)).collect();
+    let all: Vec<Value> = schema::all_schemas()
+        .iter()
+        .map(|s| s.to_json(&state.base_url))
+        .collect();
     let n = all.len() as i64;
     respond(StatusCode::OK, &list_response(all, n, 1), None, None)
 }
@@ -127,7 +144,10 @@ fn parse_filter(raw: &str) -> ScimResult<Filter> {
 }
 
 fn effective(start_index: Option<i64>, count: Option<i64>) -> (i64, i64) {
-    (start_index.unwrap_or(1).max(1), count.unwrap_or(MAX_COUNT).clamp(0, MAX_COUNT))
+    (
+        start_index.unwrap_or(1).max(1),
+        count.unwrap_or(MAX_COUNT).clamp(0, MAX_COUNT),
+    )
 }
 
 impl ListParams {
@@ -154,11 +174,18 @@ impl ListParams {
             None => false,
             Some(o) if o.eq_ignore_ascii_case("ascending") => false,
             Some(o) if o.eq_ignore_ascii_case("descending") => true,
-            Some(_) => return Err(ScimError::invalid_value("sortOrder must be ascending or descending")),
+            Some(_) => {
+                return Err(ScimError::invalid_value(
+                    "sortOrder must be ascending or descending",
+                ));
+            }
         };
         let (start_index, count) = effective(int("startIndex")?, int("count")?);
         Ok(ListParams {
-            filter: get("filter").filter(|f| !f.trim().is_empty()).map(parse_filter).transpose()?,
+            filter: get("filter")
+                .filter(|f| !f.trim().is_empty())
+                .map(parse_filter)
+                .transpose()?,
             sort_by: get("sortBy").filter(|s| !s.is_empty()).map(str::to_owned),
             descending,
             start_index,
@@ -171,7 +198,11 @@ impl ListParams {
         let body = json_body(body)?;
         let req: TolerantSearchRequest = serde_json::from_value(body)
             .map_err(|e| ScimError::invalid_syntax(format!("not a SearchRequest: {e}")))?;
-        if !req.schemas.iter().any(|s| s.eq_ignore_ascii_case(schema::SEARCH_REQUEST)) {
+        if !req
+            .schemas
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(schema::SEARCH_REQUEST))
+        {
             return Err(ScimError::invalid_syntax(format!(
                 "a search body must list {}",
                 schema::SEARCH_REQUEST
@@ -182,7 +213,10 @@ impl ListParams {
             None => None,
             Some(scim_v2::filter::MaybeFilter::Valid(f)) => Some(f),
             Some(scim_v2::filter::MaybeFilter::Invalid(e)) => {
-                return Err(ScimError::invalid_filter(format!("the filter does not parse: {}", e.error)));
+                return Err(ScimError::invalid_filter(format!(
+                    "the filter does not parse: {}",
+                    e.error
+                )));
             }
         };
         Ok(ListParams {
@@ -197,7 +231,11 @@ impl ListParams {
 
     fn query(&self, kind: Kind) -> ScimResult<ScimQuery> {
         Ok(ScimQuery {
-            filter: self.filter.as_ref().map(|f| filter::translate(kind, f)).transpose()?,
+            filter: self
+                .filter
+                .as_ref()
+                .map(|f| filter::translate(kind, f))
+                .transpose()?,
             order: self
                 .sort_by
                 .as_deref()
@@ -210,7 +248,12 @@ impl ListParams {
 }
 
 /// Renders stored rows, adding each user's groups.
-async fn render_rows(state: &AppState, kind: Kind, rows: &[ScimRow], sel: &Selection) -> ScimResult<Vec<Value>> {
+async fn render_rows(
+    state: &AppState,
+    kind: Kind,
+    rows: &[ScimRow],
+    sel: &Selection,
+) -> ScimResult<Vec<Value>> {
     // Reads carry each user's groups; rows returned by a write do not, so look them up.
     let missing: Vec<String> = rows
         .iter()
@@ -220,9 +263,16 @@ async fn render_rows(state: &AppState, kind: Kind, rows: &[ScimRow], sel: &Selec
     let looked_up = state.store.scim_groups_of(&missing).await?;
     rows.iter()
         .map(|row| {
-            let groups = row.groups.as_deref().or_else(|| looked_up.get(&row.id).map(Vec::as_slice));
+            let groups = row
+                .groups
+                .as_deref()
+                .or_else(|| looked_up.get(&row.id).map(Vec::as_slice));
             let full = resource::render(kind, row, &state.base_url, groups)?;
-            Ok(if sel.is_empty() { full } else { resource::project(kind, full, sel) })
+            Ok(if sel.is_empty() {
+                full
+            } else {
+                resource::project(kind, full, sel)
+            })
         })
         .collect()
 }
@@ -231,7 +281,12 @@ async fn list(state: &AppState, kind: Kind, p: &ListParams) -> ScimResult<Respon
     let q = p.query(kind)?;
     let (total, rows) = state.store.scim_list(table(kind), &q).await?;
     let resources = render_rows(state, kind, &rows, &p.selection).await?;
-    Ok(respond(StatusCode::OK, &list_response(resources, total, p.start_index), None, None))
+    Ok(respond(
+        StatusCode::OK,
+        &list_response(resources, total, p.start_index),
+        None,
+        None,
+    ))
 }
 
 pub async fn list_users(State(state): State<AppState>, RawQuery(q): RawQuery) -> ScimResult<Response> {
@@ -242,17 +297,26 @@ pub async fn list_groups(State(state): State<AppState>, RawQuery(q): RawQuery) -
     list(&state, Kind::Group, &ListParams::from_query(q.as_deref())?).await
 }
 
-pub async fn search_users(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> ScimResult<Response> {
+pub async fn search_users(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> ScimResult<Response> {
     list(&state, Kind::User, &ListParams::from_search(body)?).await
 }
 
-pub async fn search_groups(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> ScimResult<Response> {
+pub async fn search_groups(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> ScimResult<Response> {
     list(&state, Kind::Group, &ListParams::from_search(body)?).await
 }
 
 /// `POST /.search`: users then groups. An attribute only one type has matches nothing in the
 /// other; a filter neither type understands is an error.
-pub async fn search_all(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> ScimResult<Response> {
+pub async fn search_all(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> ScimResult<Response> {
     let p = ListParams::from_search(body)?;
     let mut plans = Vec::new();
     let mut first_err = None;
@@ -278,7 +342,12 @@ pub async fn search_all(State(state): State<AppState>, body: Result<Bytes, Bytes
         offset = (offset - n).max(0);
         resources.extend(render_rows(&state, kind, &rows, &p.selection).await?);
     }
-    Ok(respond(StatusCode::OK, &list_response(resources, total, p.start_index), None, None))
+    Ok(respond(
+        StatusCode::OK,
+        &list_response(resources, total, p.start_index),
+        None,
+        None,
+    ))
 }
 
 // ---- single resources ------------------------------------------------------------------
@@ -291,12 +360,19 @@ async fn load(state: &AppState, kind: Kind, id: &str) -> ScimResult<ScimRow> {
         .ok_or_else(|| ScimError::not_found(format!("no {} has id {id}", kind.name())))
 }
 
-async fn show(state: &AppState, kind: Kind, row: &ScimRow, status: StatusCode, sel: &Selection) -> ScimResult<Response> {
+async fn show(
+    state: &AppState,
+    kind: Kind,
+    row: &ScimRow,
+    status: StatusCode,
+    sel: &Selection,
+) -> ScimResult<Response> {
     let body = render_rows(state, kind, std::slice::from_ref(row), sel)
         .await?
         .pop()
         .ok_or_else(ScimError::internal)?;
-    let location = (status == StatusCode::CREATED).then(|| resource::location(&state.base_url, kind, &row.id));
+    let location =
+        (status == StatusCode::CREATED).then(|| resource::location(&state.base_url, kind, &row.id));
     Ok(respond(status, &body, Some(row.version), location))
 }
 
@@ -310,22 +386,38 @@ async fn get_one(state: AppState, kind: Kind, id: String, q: Option<String>) -> 
     show(&state, kind, &row, StatusCode::OK, &sel).await
 }
 
-pub async fn get_user(State(s): State<AppState>, Path(id): Path<String>, RawQuery(q): RawQuery) -> ScimResult<Response> {
+pub async fn get_user(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ScimResult<Response> {
     get_one(s, Kind::User, id, q).await
 }
 
-pub async fn get_group(State(s): State<AppState>, Path(id): Path<String>, RawQuery(q): RawQuery) -> ScimResult<Response> {
+pub async fn get_group(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ScimResult<Response> {
     get_one(s, Kind::Group, id, q).await
 }
 
 /// Checks members exist, and fills in their `type` and `$ref`.
-async fn resolve_members(state: &AppState, own_id: &str, r: &mut Map<String, Value>) -> ScimResult<Vec<String>> {
+async fn resolve_members(
+    state: &AppState,
+    own_id: &str,
+    r: &mut Map<String, Value>,
+) -> ScimResult<Vec<String>> {
     let Some(Value::Array(members)) = r.get_mut("members") else {
         return Ok(Vec::new());
     };
     let mut ids: Vec<String> = Vec::new();
     for m in members.iter() {
-        let id = m.get("value").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let id = m
+            .get("value")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         if id == own_id {
             return Err(ScimError::invalid_value("a group cannot be a member of itself"));
         }
@@ -336,7 +428,11 @@ async fn resolve_members(state: &AppState, own_id: &str, r: &mut Map<String, Val
     let targets = state.store.scim_member_targets(&ids).await?;
     let mut seen = Vec::new();
     members.retain(|m| {
-        let id = m.get("value").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let id = m
+            .get("value")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let first = !seen.contains(&id);
         seen.push(id);
         first
@@ -351,14 +447,20 @@ async fn resolve_members(state: &AppState, own_id: &str, r: &mut Map<String, Val
         let obj = m.as_object_mut().ok_or_else(ScimError::internal)?;
         match obj.get("type").and_then(Value::as_str) {
             Some(given) if !given.eq_ignore_ascii_case(actual.name()) => {
-                return Err(ScimError::invalid_value(format!("member {id} is a {}, not a {given}", actual.name())));
+                return Err(ScimError::invalid_value(format!(
+                    "member {id} is a {}, not a {given}",
+                    actual.name()
+                )));
             }
             Some(_) => {}
             None => {
                 obj.insert("type".into(), actual.name().into());
             }
         }
-        obj.insert("$ref".into(), resource::location(&state.base_url, actual, &id).into());
+        obj.insert(
+            "$ref".into(),
+            resource::location(&state.base_url, actual, &id).into(),
+        );
     }
     Ok(ids)
 }
@@ -379,7 +481,11 @@ async fn prepare(
         Kind::User => "userName",
         Kind::Group => "displayName",
     };
-    let unique = r.get(unique_key).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let unique = r
+        .get(unique_key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let external_id = r.get("externalId").and_then(Value::as_str).map(str::to_owned);
     let active = r.get("active") != Some(&Value::Bool(false));
     Ok((unique, external_id, active, Value::Object(r).to_string(), members))
@@ -411,11 +517,17 @@ async fn create(state: AppState, kind: Kind, body: Result<Bytes, BytesRejection>
     show(&state, kind, &row, StatusCode::CREATED, &Selection::default()).await
 }
 
-pub async fn create_user(State(s): State<AppState>, body: Result<Bytes, BytesRejection>) -> ScimResult<Response> {
+pub async fn create_user(
+    State(s): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> ScimResult<Response> {
     create(s, Kind::User, body).await
 }
 
-pub async fn create_group(State(s): State<AppState>, body: Result<Bytes, BytesRejection>) -> ScimResult<Response> {
+pub async fn create_group(
+    State(s): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> ScimResult<Response> {
     create(s, Kind::Group, body).await
 }
 
@@ -428,15 +540,19 @@ fn check_if_match(headers: &HeaderMap, version: i64) -> ScimResult<()> {
         .to_str()
         .map_err(|_| ScimError::invalid_syntax("If-Match is not readable"))?;
     let current = version.to_string();
-    let ok = v.split(',').map(str::trim).any(|tag| {
-        tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == current
-    });
+    let ok = v
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/").trim_matches('"') == current);
     if ok {
         Ok(())
     } else {
         Err(ScimError::new(
             StatusCode::PRECONDITION_FAILED,
-            format!("the resource has changed: its version is {}", resource::etag(version)),
+            format!(
+                "the resource has changed: its version is {}",
+                resource::etag(version)
+            ),
         ))
     }
 }
@@ -531,7 +647,10 @@ async fn patch_one(
     let sel = selection_of(q.as_deref())?;
     let body = json_body(body)?;
     let op = patch::parse(&body)?;
-    let row = modify(&state, kind, &id, &headers, |r| patch::apply(kind, r, &op.operations)).await?;
+    let row = modify(&state, kind, &id, &headers, |r| {
+        patch::apply(kind, r, &op.operations)
+    })
+    .await?;
     show(&state, kind, &row, StatusCode::OK, &sel).await
 }
 
@@ -556,7 +675,11 @@ pub async fn patch_group(
 }
 
 /// DELETE deactivates a user, as LINE WORKS does; a later GET shows `active: false`.
-pub async fn delete_user(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> ScimResult<Response> {
+pub async fn delete_user(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ScimResult<Response> {
     modify(&s, Kind::User, &id, &headers, |r| {
         r.insert("active".into(), Value::Bool(false));
         Ok(())
@@ -565,7 +688,11 @@ pub async fn delete_user(State(s): State<AppState>, Path(id): Path<String>, head
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn delete_group(State(s): State<AppState>, Path(id): Path<String>, headers: HeaderMap) -> ScimResult<Response> {
+pub async fn delete_group(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ScimResult<Response> {
     let row = load(&s, Kind::Group, &id).await?;
     check_if_match(&headers, row.version)?;
     if !s.store.scim_delete_group(&id, s.clock.now()).await? {

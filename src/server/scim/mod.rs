@@ -34,13 +34,19 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/Users/.search", post(search_users))
         .route(
             "/Users/{id}",
-            get(get_user).put(replace_user).patch(patch_user).delete(delete_user),
+            get(get_user)
+                .put(replace_user)
+                .patch(patch_user)
+                .delete(delete_user),
         )
         .route("/Groups", get(list_groups).post(create_group))
         .route("/Groups/.search", post(search_groups))
         .route(
             "/Groups/{id}",
-            get(get_group).put(replace_group).patch(patch_group).delete(delete_group),
+            get(get_group)
+                .put(replace_group)
+                .patch(patch_group)
+                .delete(delete_group),
         )
         .route("/.search", post(search_all))
         .fallback(not_found)

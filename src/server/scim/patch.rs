@@ -17,12 +17,17 @@ enum Op {
 
 /// Parses a PatchOp body. Path syntax errors are `invalidPath`; the rest `invalidSyntax`.
 pub fn parse(body: &Value) -> ScimResult<PatchOp> {
-    let schemas_ok = body
-        .get("schemas")
-        .and_then(Value::as_array)
-        .is_some_and(|a| a.iter().any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(schema::PATCH_OP))));
+    let schemas_ok = body.get("schemas").and_then(Value::as_array).is_some_and(|a| {
+        a.iter().any(|s| {
+            s.as_str()
+                .is_some_and(|s| s.eq_ignore_ascii_case(schema::PATCH_OP))
+        })
+    });
     if !schemas_ok {
-        return Err(ScimError::invalid_syntax(format!("a PATCH body must list {}", schema::PATCH_OP)));
+        return Err(ScimError::invalid_syntax(format!(
+            "a PATCH body must list {}",
+            schema::PATCH_OP
+        )));
     }
     let op: PatchOp = serde_json::from_value(body.clone()).map_err(|e| {
         let msg = e.to_string();
@@ -33,7 +38,9 @@ pub fn parse(body: &Value) -> ScimResult<PatchOp> {
         }
     })?;
     if op.operations.is_empty() {
-        return Err(ScimError::invalid_syntax("a PatchOp needs at least one operation"));
+        return Err(ScimError::invalid_syntax(
+            "a PatchOp needs at least one operation",
+        ));
     }
     Ok(op)
 }
@@ -80,7 +87,7 @@ fn target(kind: Kind, r: &mut Map<String, Value>, op: Op, t: &OperationTarget) -
                 };
                 // Read-only members of a whole-resource value are ignored, as in a PUT.
                 if let PatchPath::Attr(p) = &path
-                    && let Ok(res) = filter::resolve_path(kind, p)
+                    && let Some(res) = filter::resolve_path(kind, p)
                     && res.attr.mutability == Mutability::ReadOnly
                 {
                     continue;
@@ -100,7 +107,13 @@ fn read_only(name: &str) -> ScimError {
     ScimError::bad(ScimType::Mutability, format!("{name} is read-only"))
 }
 
-fn at_path(kind: Kind, r: &mut Map<String, Value>, op: Op, path: &PatchPath, value: Option<&Value>) -> ScimResult<()> {
+fn at_path(
+    kind: Kind,
+    r: &mut Map<String, Value>,
+    op: Op,
+    path: &PatchPath,
+    value: Option<&Value>,
+) -> ScimResult<()> {
     let attr_path = match path {
         PatchPath::Attr(p) => p,
         PatchPath::Value(vp) => &vp.attr,
@@ -112,8 +125,10 @@ fn at_path(kind: Kind, r: &mut Map<String, Value>, op: Op, path: &PatchPath, val
     {
         return extension_root(r, op, ext.id, value);
     }
-    let res = filter::resolve_path(kind, attr_path).map_err(|_| no_attr(path))?;
-    if res.attr.mutability == Mutability::ReadOnly || res.sub.is_some_and(|s| s.mutability == Mutability::ReadOnly) {
+    let res = filter::resolve_path(kind, attr_path).ok_or_else(|| no_attr(path))?;
+    if res.attr.mutability == Mutability::ReadOnly
+        || res.sub.is_some_and(|s| s.mutability == Mutability::ReadOnly)
+    {
         return Err(read_only(&attr_path.to_string()));
     }
     let container: &mut Map<String, Value> = match res.extension {
@@ -121,7 +136,9 @@ fn at_path(kind: Kind, r: &mut Map<String, Value>, op: Op, path: &PatchPath, val
             if op == Op::Remove && !r.contains_key(urn) {
                 return Ok(());
             }
-            let e = r.entry(urn.to_owned()).or_insert_with(|| Value::Object(Map::new()));
+            let e = r
+                .entry(urn.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
             if !e.is_object() {
                 *e = Value::Object(Map::new());
             }
@@ -139,7 +156,10 @@ fn at_path(kind: Kind, r: &mut Map<String, Value>, op: Op, path: &PatchPath, val
                     .or_insert_with(|| Value::Object(Map::new()));
                 match parent.as_object_mut() {
                     Some(obj) => single(obj, sub, op, value),
-                    None => Err(ScimError::invalid_value(format!("{} is not an object", attr.name))),
+                    None => Err(ScimError::invalid_value(format!(
+                        "{} is not an object",
+                        attr.name
+                    ))),
                 }
             }
             (true, None) => multi(container, attr, op, value),
@@ -160,7 +180,10 @@ fn at_path(kind: Kind, r: &mut Map<String, Value>, op: Op, path: &PatchPath, val
         },
         PatchPath::Value(vp) => {
             if !attr.multi || attr.ty != Ty::Complex || res.sub.is_some() {
-                return Err(ScimError::invalid_path(format!("{} does not take a value filter", attr.name)));
+                return Err(ScimError::invalid_path(format!(
+                    "{} does not take a value filter",
+                    attr.name
+                )));
             }
             let sub = match &vp.sub_attr {
                 None => None,
@@ -176,7 +199,9 @@ fn at_path(kind: Kind, r: &mut Map<String, Value>, op: Op, path: &PatchPath, val
         }
     };
     // Leave no empty objects or arrays behind.
-    container.retain(|_, v| !matches!(v, Value::Object(o) if o.is_empty()) && !matches!(v, Value::Array(a) if a.is_empty()));
+    container.retain(|_, v| {
+        !matches!(v, Value::Object(o) if o.is_empty()) && !matches!(v, Value::Array(a) if a.is_empty())
+    });
     if let Some(urn) = res.extension
         && r.get(urn).and_then(Value::as_object).is_some_and(Map::is_empty)
     {
@@ -194,7 +219,9 @@ fn extension_root(r: &mut Map<String, Value>, op: Op, urn: &str, value: Option<&
             let Some(Value::Object(v)) = value else {
                 return Err(ScimError::invalid_value(format!("{urn} takes an object")));
             };
-            let e = r.entry(urn.to_owned()).or_insert_with(|| Value::Object(Map::new()));
+            let e = r
+                .entry(urn.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
             match (op, e.as_object_mut()) {
                 (Op::Add, Some(existing)) => existing.extend(v.clone()),
                 _ => *e = Value::Object(v.clone()),
@@ -249,7 +276,9 @@ fn clear_other_primaries(items: &mut [Value], keep: usize) {
 
 fn is_primary(v: &Value) -> bool {
     matches!(v.get("primary"), Some(Value::Bool(true)))
-        || v.get("primary").and_then(Value::as_str).is_some_and(|s| s.eq_ignore_ascii_case("true"))
+        || v.get("primary")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.eq_ignore_ascii_case("true"))
 }
 
 /// A whole multi-valued attribute inside `obj`.
@@ -302,7 +331,9 @@ fn multi(obj: &mut Map<String, Value>, attr: &Attr, op: Op, value: Option<&Value
 /// The `eq` terms of a conjunctive value filter, to build the element an `add` creates.
 fn eq_terms(f: &ValFilter, out: &mut Map<String, Value>) -> bool {
     match f {
-        ValFilter::Attr(AttrExp::Comparison(p, CompareOp::Eq, v)) if p.uri.is_none() && p.sub_attr.is_none() => {
+        ValFilter::Attr(AttrExp::Comparison(p, CompareOp::Eq, v))
+            if p.uri.is_none() && p.sub_attr.is_none() =>
+        {
             let v = match v {
                 CompValue::Str(s) => Value::String(s.clone()),
                 CompValue::True => Value::Bool(true),
@@ -360,7 +391,9 @@ fn filtered(
                         (Some(s), Some(v)) => {
                             elem[s.name] = v.clone();
                         }
-                        (None, Some(Value::Object(v))) => elem.as_object_mut().expect("object").extend(v.clone()),
+                        (None, Some(Value::Object(v))) => {
+                            elem.as_object_mut().expect("object").extend(v.clone())
+                        }
                         _ => return Err(ScimError::invalid_value(format!("{} takes an object", attr.name))),
                     }
                     let primary = is_primary(&elem);
@@ -436,7 +469,11 @@ mod tests {
         .unwrap();
         assert_eq!(out["emails"][0]["value"], "b@example.com");
         assert_eq!(out["emails"][1]["value"], "a@home.example");
-        let out = run(r.clone(), json!([{"op": "remove", "path": "emails[type eq \"home\"]"}])).unwrap();
+        let out = run(
+            r.clone(),
+            json!([{"op": "remove", "path": "emails[type eq \"home\"]"}]),
+        )
+        .unwrap();
         assert_eq!(out["emails"].as_array().unwrap().len(), 1);
         let out = run(
             r.clone(),
@@ -444,8 +481,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out["phoneNumbers"], json!([{"type": "mobile", "value": "+81 3"}]));
-        let e = run(r, json!([{"op": "replace", "path": "emails[type eq \"fax\"]", "value": {"value": "x"}}]))
-            .unwrap_err();
+        let e = run(
+            r,
+            json!([{"op": "replace", "path": "emails[type eq \"fax\"]", "value": {"value": "x"}}]),
+        )
+        .unwrap_err();
         assert_eq!(e.scim_type, Some(ScimType::NoTarget));
     }
 
@@ -461,7 +501,10 @@ mod tests {
         .unwrap();
         assert_eq!(out["displayName"], "A");
         assert_eq!(out["name"]["givenName"], "A");
-        assert_eq!(out[schema::WORKS_USER_SCHEMA], json!({"employeeNumber": "7", "position": "Lead"}));
+        assert_eq!(
+            out[schema::WORKS_USER_SCHEMA],
+            json!({"employeeNumber": "7", "position": "Lead"})
+        );
         let e = run(r.clone(), json!([{"op": "replace", "path": "id", "value": "x"}])).unwrap_err();
         assert_eq!(e.scim_type, Some(ScimType::Mutability));
         let e = run(r, json!([{"op": "add", "path": "nosuch", "value": "x"}])).unwrap_err();

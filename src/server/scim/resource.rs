@@ -1,9 +1,9 @@
 //! Turning client JSON into a stored resource (normalise, validate) and a stored resource into
 //! a response (id, meta, computed attributes, attribute selection).
 
-use super::error::{ScimError, ScimResult};
 #[cfg(test)]
 use super::error::ScimType;
+use super::error::{ScimError, ScimResult};
 use super::schema::{self, Attr, Kind, Mutability, Returned, Ty};
 use crate::store::ScimRow;
 use serde_json::{Map, Value};
@@ -25,7 +25,11 @@ pub fn normalize(kind: Kind, input: &Value) -> ScimResult<Map<String, Value>> {
     let Value::Object(obj) = input else {
         return Err(ScimError::invalid_syntax("the resource must be a JSON object"));
     };
-    if let Some(schemas) = obj.iter().find(|(k, _)| k.eq_ignore_ascii_case("schemas")).map(|(_, v)| v) {
+    if let Some(schemas) = obj
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("schemas"))
+        .map(|(_, v)| v)
+    {
         let ok = schemas.as_array().is_some_and(|a| {
             a.iter().all(Value::is_string)
                 && a.iter()
@@ -124,7 +128,9 @@ pub fn normalize_value(attr: &Attr, value: &Value, at: &str) -> ScimResult<Optio
             .filter(|v| v.get("primary") == Some(&Value::Bool(true)))
             .count();
         if primaries > 1 {
-            return Err(ScimError::invalid_value(format!("{at}: at most one value may be primary")));
+            return Err(ScimError::invalid_value(format!(
+                "{at}: at most one value may be primary"
+            )));
         }
         return Ok(Some(Value::Array(out)));
     }
@@ -166,7 +172,8 @@ fn check_rules(kind: Kind, r: &Map<String, Value>) -> ScimResult<()> {
     let text = |k: &str| r.get(k).and_then(Value::as_str);
     match kind {
         Kind::User => {
-            let user_name = text("userName").ok_or_else(|| ScimError::invalid_value("userName is required"))?;
+            let user_name =
+                text("userName").ok_or_else(|| ScimError::invalid_value("userName is required"))?;
             check_user_name(user_name)?;
             if let Some(lang) = text("preferredLanguage")
                 && !schema::LANGUAGES.contains(&lang)
@@ -182,7 +189,11 @@ fn check_rules(kind: Kind, r: &Map<String, Value>) -> ScimResult<()> {
                 )));
             }
             if let Some(name) = r.get("name") {
-                let part = |k: &str| name.get(k).and_then(Value::as_str).map_or(0, |s| s.chars().count());
+                let part = |k: &str| {
+                    name.get(k)
+                        .and_then(Value::as_str)
+                        .map_or(0, |s| s.chars().count())
+                };
                 if part("familyName") + part("givenName") > FULL_NAME_MAX {
                     return Err(ScimError::invalid_value(format!(
                         "name.familyName and name.givenName together must be at most {FULL_NAME_MAX} characters"
@@ -191,7 +202,9 @@ fn check_rules(kind: Kind, r: &Map<String, Value>) -> ScimResult<()> {
             }
             if let Some(Value::Object(ext)) = r.get(schema::WORKS_USER_SCHEMA) {
                 for (k, v) in ext {
-                    if v.as_str().is_some_and(|s| s.chars().count() > EXTENSION_VALUE_MAX) {
+                    if v.as_str()
+                        .is_some_and(|s| s.chars().count() > EXTENSION_VALUE_MAX)
+                    {
                         return Err(ScimError::invalid_value(format!(
                             "{}:{k} must be at most {EXTENSION_VALUE_MAX} characters",
                             schema::WORKS_USER_SCHEMA
@@ -211,7 +224,9 @@ fn check_rules(kind: Kind, r: &Map<String, Value>) -> ScimResult<()> {
             }
             for m in r.get("members").and_then(Value::as_array).into_iter().flatten() {
                 if m.get("value").and_then(Value::as_str).is_none_or(str::is_empty) {
-                    return Err(ScimError::invalid_value("every member needs a value (the member's id)"));
+                    return Err(ScimError::invalid_value(
+                        "every member needs a value (the member's id)",
+                    ));
                 }
                 if let Some(t) = m.get("type").and_then(Value::as_str)
                     && !t.eq_ignore_ascii_case("user")
@@ -239,7 +254,9 @@ pub fn check_user_name(s: &str) -> ScimResult<()> {
         return Err(bad("must have a local part (before @) of 2 to 40 characters"));
     }
     let local_ok = local.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && local.chars().all(|c| c.is_ascii_alphanumeric() || "._-+".contains(c));
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-+".contains(c));
     let domain_ok = domain.contains('.')
         && domain.split('.').all(|label| {
             !label.is_empty()
@@ -248,7 +265,9 @@ pub fn check_user_name(s: &str) -> ScimResult<()> {
                 && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         });
     if !local_ok || !domain_ok {
-        return Err(bad("must be an email address (letters, digits, '.', '_', '-', '+'), starting with a letter or digit"));
+        return Err(bad(
+            "must be an email address (letters, digits, '.', '_', '-', '+'), starting with a letter or digit",
+        ));
     }
     Ok(())
 }
@@ -277,7 +296,12 @@ fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 /// The full representation of a stored resource.
-pub fn render(kind: Kind, row: &ScimRow, base_url: &str, groups: Option<&[(String, String)]>) -> ScimResult<Value> {
+pub fn render(
+    kind: Kind,
+    row: &ScimRow,
+    base_url: &str,
+    groups: Option<&[(String, String)]>,
+) -> ScimResult<Value> {
     let mut r: Map<String, Value> = serde_json::from_str(&row.resource).map_err(|e| {
         tracing::error!(id = %row.id, error = %e, "corrupt SCIM resource");
         ScimError::internal()
@@ -392,7 +416,9 @@ pub fn project(kind: Kind, full: Value, sel: &Selection) -> Value {
             };
             let (src, dst): (Option<&Map<String, Value>>, &mut Map<String, Value>) = match ext {
                 Some(urn) => {
-                    let Some(Value::Object(e)) = full.get(urn) else { continue };
+                    let Some(Value::Object(e)) = full.get(urn) else {
+                        continue;
+                    };
                     if name.is_none() {
                         out.insert(urn.into(), Value::Object(e.clone()));
                         continue;
@@ -406,7 +432,9 @@ pub fn project(kind: Kind, full: Value, sel: &Selection) -> Value {
                 }
                 None => (Some(&full), &mut out),
             };
-            let (Some(src), Some(name)) = (src, name) else { continue };
+            let (Some(src), Some(name)) = (src, name) else {
+                continue;
+            };
             let Some(key) = key_of(src, &name) else { continue };
             let value = &src[&key];
             match sub {
@@ -422,13 +450,19 @@ pub fn project(kind: Kind, full: Value, sel: &Selection) -> Value {
                     let merged = match value {
                         Value::Array(items) => {
                             // Merge with what an earlier entry (e.g. emails.type) already picked.
-                            let prev = dst.get(&key).and_then(Value::as_array).cloned().unwrap_or_default();
+                            let prev = dst
+                                .get(&key)
+                                .and_then(Value::as_array)
+                                .cloned()
+                                .unwrap_or_default();
                             let next: Vec<Value> = items
                                 .iter()
                                 .enumerate()
                                 .map(|(i, item)| {
                                     let mut base = prev.get(i).cloned().unwrap_or(Value::Object(Map::new()));
-                                    if let (Some(b), Some(Value::Object(p))) = (base.as_object_mut(), pick(item)) {
+                                    if let (Some(b), Some(Value::Object(p))) =
+                                        (base.as_object_mut(), pick(item))
+                                    {
                                         b.extend(p);
                                     }
                                     base
@@ -472,7 +506,9 @@ pub fn project(kind: Kind, full: Value, sel: &Selection) -> Value {
             None => &mut full,
         };
         let Some(name) = name else { continue };
-        let Some(key) = key_of(target, &name) else { continue };
+        let Some(key) = key_of(target, &name) else {
+            continue;
+        };
         if ext.is_none() && is_always_returned(kind, &key) {
             continue;
         }
@@ -570,7 +606,10 @@ mod tests {
                 {"value": "a@example.com", "primary": true}, {"value": "b@example.com", "primary": true}]})),
             Some(ScimType::InvalidValue)
         );
-        assert_eq!(bad(json!({"userName": "ann@example.com", "active": 3})), Some(ScimType::InvalidValue));
+        assert_eq!(
+            bad(json!({"userName": "ann@example.com", "active": 3})),
+            Some(ScimType::InvalidValue)
+        );
         assert_eq!(bad(json!(["not", "an", "object"])), Some(ScimType::InvalidSyntax));
     }
 

@@ -165,7 +165,10 @@ fn s(name: &'static str, description: &'static str) -> Attr {
 fn multi(name: &'static str, value: Attr, types: &'static [&'static str], description: &'static str) -> Attr {
     Attr::new(name, Ty::Complex, description).multi().sub(vec![
         value,
-        s("display", "A human-readable name, primarily used for display purposes."),
+        s(
+            "display",
+            "A human-readable name, primarily used for display purposes.",
+        ),
         s("type", "A label indicating the attribute's function.").canonical(types),
         Attr::new(
             "primary",
@@ -223,13 +226,30 @@ pub static USER: LazyLock<Schema> = LazyLock::new(|| Schema {
             s("honorificPrefix", "The honorific prefix(es) of the User."),
             s("honorificSuffix", "The honorific suffix(es) of the User."),
         ]),
-        s("displayName", "The name of the User, suitable for display to end-users."),
-        s("nickName", "The casual way to address the user (at most 100 characters)."),
-        Attr::new("profileUrl", Ty::Reference, "A fully qualified URL pointing to the User's profile.")
-            .refs(&["external"]),
+        s(
+            "displayName",
+            "The name of the User, suitable for display to end-users.",
+        ),
+        s(
+            "nickName",
+            "The casual way to address the user (at most 100 characters).",
+        ),
+        Attr::new(
+            "profileUrl",
+            Ty::Reference,
+            "A fully qualified URL pointing to the User's profile.",
+        )
+        .refs(&["external"]),
         s("title", "The user's title, such as \"Vice President\"."),
-        s("userType", "The relationship between the organization and the user."),
-        s("preferredLanguage", "The User's preferred written or spoken language.").canonical(LANGUAGES),
+        s(
+            "userType",
+            "The relationship between the organization and the user.",
+        ),
+        s(
+            "preferredLanguage",
+            "The User's preferred written or spoken language.",
+        )
+        .canonical(LANGUAGES),
         s("locale", "The User's default location for localization."),
         s("timezone", "The User's time zone in the Olson database format."),
         Attr::new(
@@ -261,31 +281,43 @@ pub static USER: LazyLock<Schema> = LazyLock::new(|| Schema {
             &["photo", "thumbnail"],
             "URLs of photos of the User.",
         ),
-        Attr::new("addresses", Ty::Complex, "A physical mailing address for this User.")
-            .multi()
-            .sub(vec![
-                s("formatted", "The full mailing address, formatted for display."),
-                s("streetAddress", "The full street address component."),
-                s("locality", "The city or locality component."),
-                s("region", "The state or region component."),
-                s("postalCode", "The zip code or postal code component."),
-                s("country", "The country name component."),
-                s("type", "A label indicating the attribute's function.").canonical(&["work", "home", "other"]),
-                Attr::new("primary", Ty::Boolean, "Indicates the preferred mailing address."),
-            ]),
-        Attr::new("groups", Ty::Complex, "The groups the user belongs to directly, read-only.")
-            .multi()
-            .read_only()
-            .sub(vec![
-                s("value", "The identifier of the User's group.").read_only(),
-                Attr::new("$ref", Ty::Reference, "The URI of the corresponding Group resource.")
-                    .refs(&["Group"])
-                    .read_only(),
-                s("display", "A human-readable name of the group.").read_only(),
-                s("type", "The membership type: direct.")
-                    .canonical(&["direct"])
-                    .read_only(),
-            ]),
+        Attr::new(
+            "addresses",
+            Ty::Complex,
+            "A physical mailing address for this User.",
+        )
+        .multi()
+        .sub(vec![
+            s("formatted", "The full mailing address, formatted for display."),
+            s("streetAddress", "The full street address component."),
+            s("locality", "The city or locality component."),
+            s("region", "The state or region component."),
+            s("postalCode", "The zip code or postal code component."),
+            s("country", "The country name component."),
+            s("type", "A label indicating the attribute's function.").canonical(&["work", "home", "other"]),
+            Attr::new("primary", Ty::Boolean, "Indicates the preferred mailing address."),
+        ]),
+        Attr::new(
+            "groups",
+            Ty::Complex,
+            "The groups the user belongs to directly, read-only.",
+        )
+        .multi()
+        .read_only()
+        .sub(vec![
+            s("value", "The identifier of the User's group.").read_only(),
+            Attr::new(
+                "$ref",
+                Ty::Reference,
+                "The URI of the corresponding Group resource.",
+            )
+            .refs(&["Group"])
+            .read_only(),
+            s("display", "A human-readable name of the group.").read_only(),
+            s("type", "The membership type: direct.")
+                .canonical(&["direct"])
+                .read_only(),
+        ]),
         multi(
             "entitlements",
             s("value", "The value of an entitlement."),
@@ -312,18 +344,25 @@ pub static GROUP: LazyLock<Schema> = LazyLock::new(|| Schema {
         )
         .required()
         .unique(),
-        Attr::new("members", Ty::Complex, "A list of members of the Group: users or groups.")
-            .multi()
-            .sub(vec![
-                s("value", "Identifier of the member of this Group.").immutable(),
-                Attr::new("$ref", Ty::Reference, "The URI of the member resource.")
-                    .refs(&["User", "Group"])
-                    .immutable(),
-                s("display", "A human-readable name of the member, as the client gave it."),
-                s("type", "The type of the member: User or Group.")
-                    .canonical(&["User", "Group"])
-                    .immutable(),
-            ]),
+        Attr::new(
+            "members",
+            Ty::Complex,
+            "A list of members of the Group: users or groups.",
+        )
+        .multi()
+        .sub(vec![
+            s("value", "Identifier of the member of this Group.").immutable(),
+            Attr::new("$ref", Ty::Reference, "The URI of the member resource.")
+                .refs(&["User", "Group"])
+                .immutable(),
+            s(
+                "display",
+                "A human-readable name of the member, as the client gave it.",
+            ),
+            s("type", "The type of the member: User or Group.")
+                .canonical(&["User", "Group"])
+                .immutable(),
+        ]),
     ],
 });
 
@@ -332,12 +371,24 @@ pub static WORKS_USER: LazyLock<Schema> = LazyLock::new(|| Schema {
     name: "WorksUser",
     description: "LINE WORKS user attributes",
     attrs: vec![
-        s("employeeNumber", "The member's employee number in the organisation (at most 100 characters)."),
-        s("organization", "The name of the organisation (company) the member belongs to."),
-        s("department", "The member's primary department or organisation unit."),
+        s(
+            "employeeNumber",
+            "The member's employee number in the organisation (at most 100 characters).",
+        ),
+        s(
+            "organization",
+            "The name of the organisation (company) the member belongs to.",
+        ),
+        s(
+            "department",
+            "The member's primary department or organisation unit.",
+        ),
         s("position", "The member's position, such as \"Manager\"."),
         s("level", "The member's job level or grade."),
-        s("workLocation", "Where the member works, such as an office or site name."),
+        s(
+            "workLocation",
+            "Where the member works, such as an office or site name.",
+        ),
         s("task", "The member's duties, shown in the member profile."),
     ],
 });
@@ -351,15 +402,29 @@ pub fn common_attrs() -> &'static [Attr] {
                 .read_only()
                 .always()
                 .unique(),
-            s("externalId", "An identifier defined by the provisioning client (at most 100 characters).")
-                .exact(),
-            Attr::new("meta", Ty::Complex, "Resource metadata.").read_only().sub(vec![
-                s("resourceType", "The name of the resource type.").exact().read_only(),
-                Attr::new("created", Ty::DateTime, "When the resource was added.").read_only(),
-                Attr::new("lastModified", Ty::DateTime, "When the resource was last updated.").read_only(),
-                Attr::new("location", Ty::Reference, "The URI of the resource.").read_only(),
-                s("version", "The version (ETag) of the resource.").exact().read_only(),
-            ]),
+            s(
+                "externalId",
+                "An identifier defined by the provisioning client (at most 100 characters).",
+            )
+            .exact(),
+            Attr::new("meta", Ty::Complex, "Resource metadata.")
+                .read_only()
+                .sub(vec![
+                    s("resourceType", "The name of the resource type.")
+                        .exact()
+                        .read_only(),
+                    Attr::new("created", Ty::DateTime, "When the resource was added.").read_only(),
+                    Attr::new(
+                        "lastModified",
+                        Ty::DateTime,
+                        "When the resource was last updated.",
+                    )
+                    .read_only(),
+                    Attr::new("location", Ty::Reference, "The URI of the resource.").read_only(),
+                    s("version", "The version (ETag) of the resource.")
+                        .exact()
+                        .read_only(),
+                ]),
         ]
     });
     &COMMON
@@ -437,8 +502,8 @@ impl Resolved {
 }
 
 /// Resolves `[uri:]name[.sub]` against a resource type, case-insensitively.
-/// `Err(())` means the path names nothing this server knows.
-pub fn resolve(kind: Kind, uri: Option<&str>, name: &str, sub: Option<&str>) -> Result<Resolved, ()> {
+/// `None` means the path names nothing this server knows.
+pub fn resolve(kind: Kind, uri: Option<&str>, name: &str, sub: Option<&str>) -> Option<Resolved> {
     let (extension, schema_attr): (Option<&'static str>, Option<&'static Attr>) = match uri {
         None => (
             None,
@@ -454,15 +519,15 @@ pub fn resolve(kind: Kind, uri: Option<&str>, name: &str, sub: Option<&str>) -> 
         ),
         Some(u) => match kind.extension(u) {
             Some(ext) => (Some(ext.id), ext.attr(name)),
-            None => return Err(()),
+            None => return None,
         },
     };
-    let attr = schema_attr.ok_or(())?;
+    let attr = schema_attr?;
     let sub = match sub {
         None => None,
-        Some(s) => Some(attr.sub_attr(s).ok_or(())?),
+        Some(s) => Some(attr.sub_attr(s)?),
     };
-    Ok(Resolved { extension, attr, sub })
+    Some(Resolved { extension, attr, sub })
 }
 
 pub fn all_schemas() -> [&'static Schema; 3] {
@@ -530,9 +595,12 @@ mod tests {
         let r = resolve(Kind::User, None, "name", Some("FamilyName")).unwrap();
         assert_eq!(r.json_path(), "$.\"name\".\"familyName\"");
         let r = resolve(Kind::User, Some(WORKS_USER_SCHEMA), "employeeNumber", None).unwrap();
-        assert_eq!(r.json_path(), format!("$.\"{WORKS_USER_SCHEMA}\".\"employeeNumber\""));
-        assert!(resolve(Kind::User, None, "password", None).is_err());
-        assert!(resolve(Kind::Group, None, "userName", None).is_err());
-        assert!(resolve(Kind::User, Some("urn:nope"), "x", None).is_err());
+        assert_eq!(
+            r.json_path(),
+            format!("$.\"{WORKS_USER_SCHEMA}\".\"employeeNumber\"")
+        );
+        assert!(resolve(Kind::User, None, "password", None).is_none());
+        assert!(resolve(Kind::Group, None, "userName", None).is_none());
+        assert!(resolve(Kind::User, Some("urn:nope"), "x", None).is_none());
     }
 }
