@@ -199,6 +199,9 @@ impl Store {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // A ping before each acquire is one more hop to the connection's worker thread per
+            // query; a local SQLite connection does not go stale between uses.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
