@@ -170,6 +170,15 @@ async fn bench() {
     // Scenarios are interleaved over several rounds so a noisy neighbour hits them all alike;
     // the table shows the median rate and percentiles over every request of every round.
     let mut rounds: Vec<Vec<Outcome>> = names.iter().map(|_| Vec::new()).collect();
+    if std::env::var("SCIM_BENCH_PROFILE_BY_ID").is_ok() {
+        // For `perf record`: only the GET-by-id load, then exit.
+        let o = run(total, concurrency, limit, |i| {
+            warm(format!("{scim}/Users/{}", ids[(i * 7919) % ids.len()]))
+        })
+        .await;
+        println!("GET by id: {:.0} req/s", o.rate());
+        return;
+    }
     for _ in 0..rounds_n {
         rounds[0].push(
             run(total, concurrency, limit, |_| {
