@@ -812,6 +812,11 @@ async fn protocol_edges_are_scim_errors() {
     let a = env.get("/Users?count=500&startIndex=101&sortBy=userName").await;
     assert_eq!(a.body["itemsPerPage"], 6);
     assert_eq!(a.body["Resources"][5]["userName"], "user104@example.com");
+    assert_scim_error(
+        &env.get("/Users?sortBy=password").await,
+        StatusCode::BAD_REQUEST,
+        Some("invalidValue"),
+    );
     let a = env.get("/Users?count=0").await;
     assert_eq!(a.body["totalResults"], 106);
     assert_eq!(a.body["Resources"], json!([]));

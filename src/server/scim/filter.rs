@@ -73,7 +73,9 @@ pub fn sort_expression(kind: Kind, sort_by: &str) -> ScimResult<SqlFragment> {
         kind,
         args: Vec::new(),
     };
-    let (source, leaf) = t.source(&path)?;
+    let (source, leaf) = t
+        .source(&path)
+        .map_err(|_| ScimError::invalid_value(format!("sortBy {sort_by:?} is not a sortable attribute")))?;
     let nocase = !leaf.case_exact && matches!(leaf.ty, Ty::String | Ty::Reference);
     let sql = match source {
         Source::Column { sql, .. } => sql.to_owned(),
