@@ -315,8 +315,19 @@ async fn revocation_takes_effect_at_once_even_for_a_cached_token() {
     // The verification is now cached (its TTL is 500 ms).
     assert_eq!(env.get("/Users").await.status, StatusCode::OK);
     assert_eq!(env.get("/Users").await.status, StatusCode::OK);
+    // The console's "test token" call (the one-time modal's `t`) sees the same.
+    let (status, summary) = env.console.test_scim_token(&env.token).await.unwrap();
+    assert_eq!(
+        (status, summary.as_str()),
+        (200, "SCIM accepted the token (0 users visible)")
+    );
     env.console.revoke_token(env.app).await.unwrap();
     assert_unauthorized(&env, Some(env.token.expose_secret()), None).await;
+    let (status, summary) = env.console.test_scim_token(&env.token).await.unwrap();
+    assert_eq!(
+        (status, summary.as_str()),
+        (401, "SCIM refused the token: the token has been revoked")
+    );
     env.server.shutdown().await.unwrap();
 }
 
