@@ -472,27 +472,26 @@ mod tests {
     async fn deleting_a_group_removes_it_from_its_parents() {
         let (_d, s) = store().await;
         let now = OffsetDateTime::UNIX_EPOCH;
-        let g =
-            |id: &'static str, name: &'static str, res: &'static str, members: &'static [String]| ScimWrite {
+        fn group<'a>(id: &'a str, name: &'a str, resource: &'a str, members: &'a [String]) -> ScimWrite<'a> {
+            ScimWrite {
                 id,
                 unique: name,
                 external_id: None,
                 active: true,
-                resource: res,
+                resource,
                 members,
-            };
-        s.scim_insert(ScimTable::Groups, &g("child", "Child", "{}", &[]), now)
+            }
+        }
+        s.scim_insert(ScimTable::Groups, &group("child", "Child", "{}", &[]), now)
             .await
             .unwrap();
-        let members = vec!["child".to_string()];
-        let members: &'static [String] = Box::leak(members.into_boxed_slice());
-        s.scim_insert(
-            ScimTable::Groups,
-            &g("parent", "Parent", r#"{"members":[{"value":"child"}]}"#, members),
-            now,
-        )
-        .await
-        .unwrap();
+        let members = ["child".to_string()];
+        let parent = group("parent", "Parent", r#"{"members":[{"value":"child"}]}"#, &members);
+        s.scim_insert(ScimTable::Groups, &parent, now).await.unwrap();
+        assert_eq!(
+            s.scim_groups_of(&["child".to_string()]).await.unwrap()["child"],
+            [("parent".to_string(), "Parent".to_string())]
+        );
         assert!(s.scim_delete_group("child", now).await.unwrap());
         let parent = s.scim_get(ScimTable::Groups, "parent").await.unwrap().unwrap();
         assert_eq!(parent.resource, "{}");
