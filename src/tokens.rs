@@ -116,6 +116,26 @@ struct CachedToken {
     renewed_at: OffsetDateTime,
 }
 
+#[derive(Default)]
+struct VerifyCache {
+    entries: HashMap<String, CachedToken>,
+    /// When each app's entries were last dropped: a verification that read the database before
+    /// then must not put a now-revoked token back.
+    forgotten: HashMap<Uuid, Instant>,
+}
+
+impl VerifyCache {
+    fn insert(&mut self, digest: String, entry: CachedToken) {
+        let stale = self
+            .forgotten
+            .get(&entry.app_id)
+            .is_some_and(|at| entry.checked <= *at);
+        if !stale {
+            self.entries.insert(digest, entry);
+        }
+    }
+}
+
 struct Keys {
     active_kid: String,
     encoding: EncodingKey,
@@ -129,7 +149,7 @@ pub struct TokenService {
     keys: Keys,
     validation: Validation,
     /// Token digest → what was last verified about it.
-    cache: Mutex<HashMap<String, CachedToken>>,
+    cache: Mutex<VerifyCache>,
 }
 
 impl std::fmt::Debug for TokenService {
@@ -172,7 +192,7 @@ impl TokenService {
             config,
             keys,
             validation,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(VerifyCache::default()),
         })
     }
 
@@ -233,10 +253,14 @@ impl TokenService {
 
     /// Drops cached verifications for an app, after a revoke or a SCIM switch.
     pub fn forget_app(&self, app_id: Uuid) {
-        self.lock_cache().retain(|_, c| c.app_id != app_id);
+        let ttl = self.config.cache_ttl;
+        let mut cache = self.lock_cache();
+        cache.entries.retain(|_, c| c.app_id != app_id);
+        cache.forgotten.retain(|_, at| at.elapsed() < ttl);
+        cache.forgotten.insert(app_id, Instant::now());
     }
 
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedToken>> {
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, VerifyCache> {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -267,6 +291,7 @@ impl TokenService {
         let cached = {
             let cache = self.lock_cache();
             cache
+                .entries
                 .get(&digest)
                 .filter(|c| c.checked.elapsed() < self.config.cache_ttl)
                 .cloned()
@@ -284,14 +309,14 @@ impl TokenService {
         };
         let now = self.clock.now();
         if entry.renewed_at + self.config.validity <= now {
-            self.lock_cache().remove(&digest);
+            self.lock_cache().entries.remove(&digest);
             self.store.mark_token_expired(entry.token_id).await?;
             return Err(VerifyError::Expired);
         }
         if now - entry.renewed_at >= self.config.renew_interval {
             // A false return means the token was revoked or retired since it was cached.
             if !self.store.record_token_use(entry.token_id, now).await? {
-                self.lock_cache().remove(&digest);
+                self.lock_cache().entries.remove(&digest);
                 let reloaded = self.load(entry.token_id, &entry.client_id).await;
                 return Err(reloaded.err().unwrap_or(VerifyError::Revoked));
             }
@@ -427,6 +452,8 @@ mod tests {
         let (_dir, _store, _clock, svc, app) = setup().await;
         let issued = svc.issue_token(app).await.unwrap();
         let jwt = issued.token.expose_secret();
+        // Cached as verified first: a different token with the same jti must still be refused.
+        svc.verify(jwt).await.unwrap();
         assert!(matches!(
             svc.verify("not a jwt").await,
             Err(VerifyError::Malformed)
@@ -475,6 +502,33 @@ mod tests {
         assert_eq!(svc.describe(&t).state, TokenState::Expired);
         // An expired token does not block a new issue.
         svc.issue_token(app).await.unwrap();
+    }
+
+    #[test]
+    fn a_verification_begun_before_a_revoke_cannot_recache_the_token() {
+        let app_id = Uuid::now_v7();
+        let entry = CachedToken {
+            checked: Instant::now(),
+            token_id: Uuid::now_v7(),
+            app_id,
+            client_id: "cid".into(),
+            service_account: "cid.serviceaccount".into(),
+            digest: "d".into(),
+            renewed_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        let mut cache = VerifyCache::default();
+        cache.forgotten.insert(app_id, Instant::now());
+        cache.insert("d".into(), entry.clone());
+        assert!(
+            cache.entries.is_empty(),
+            "a result read before the revoke was cached"
+        );
+        let later = CachedToken {
+            checked: Instant::now() + std::time::Duration::from_millis(1),
+            ..entry
+        };
+        cache.insert("d".into(), later);
+        assert_eq!(cache.entries.len(), 1);
     }
 
     #[tokio::test]

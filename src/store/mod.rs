@@ -211,6 +211,9 @@ impl Store {
         let filename = options.get_filename().to_path_buf();
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // A ping before each acquire is one more hop to the connection's worker thread per
+            // query; a local SQLite connection does not go stale between uses.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         restrict_to_owner(&filename);

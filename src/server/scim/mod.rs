@@ -1,8 +1,56 @@
-//! SCIM 2.0 API under `/scim/v2`: owned by the SCIM API work (issue 4).
+//! SCIM 2.0 API under `/scim/v2` (RFC 7643/7644), guarded by Dedicated Tokens.
+//!
+//! - [`guard`]: bearer token verification (which renews the token), the per-app rate limit;
+//! - [`schema`]: the attribute definitions everything else is driven by;
+//! - [`resource`]: input normalisation and validation, rendering and attribute selection;
+//! - [`filter`]: filter → SQL translation; [`patch`]: PATCH operations;
+//! - [`handlers`]: discovery, Users, Groups and `/.search`.
+
+pub mod error;
+pub mod filter;
+mod guard;
+mod handlers;
+pub mod patch;
+pub mod resource;
+pub mod schema;
 
 use super::AppState;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
 
-pub fn router(_state: AppState) -> Router<AppState> {
-    Router::new().route("/ServiceProviderConfig", axum::routing::get(|| async { "{}" }))
+/// Largest SCIM request body.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+pub fn router(state: AppState) -> Router<AppState> {
+    use handlers::*;
+    Router::new()
+        .route("/ServiceProviderConfig", get(service_provider_config))
+        .route("/ResourceTypes", get(resource_types))
+        .route("/ResourceTypes/{id}", get(resource_type))
+        .route("/Schemas", get(schemas))
+        .route("/Schemas/{id}", get(schema_by_id))
+        .route("/Users", get(list_users).post(create_user))
+        .route("/Users/.search", post(search_users))
+        .route(
+            "/Users/{id}",
+            get(get_user)
+                .put(replace_user)
+                .patch(patch_user)
+                .delete(delete_user),
+        )
+        .route("/Groups", get(list_groups).post(create_group))
+        .route("/Groups/.search", post(search_groups))
+        .route(
+            "/Groups/{id}",
+            get(get_group)
+                .put(replace_group)
+                .patch(patch_group)
+                .delete(delete_group),
+        )
+        .route("/.search", post(search_all))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state, guard::guard))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }

@@ -1,0 +1,50 @@
+//! Every SCIM request: a Dedicated Token of an app with SCIM enabled, within the app's rate.
+
+use super::error::ScimError;
+use crate::server::AppState;
+use crate::tokens::VerifyError;
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+fn bearer(req: &Request) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let Some(token) = bearer(&req) else {
+        return ScimError::unauthorized("a Dedicated Token is required: Authorization: Bearer <token>")
+            .into_response();
+    };
+    let verified = match state.tokens.verify(token).await {
+        Ok(v) => v,
+        Err(VerifyError::Store(e)) => {
+            tracing::error!(error = %e, "token store unavailable during SCIM authentication");
+            return ScimError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the token store is unavailable; retry shortly",
+            )
+            .into_response();
+        }
+        Err(e) => return ScimError::unauthorized(e.to_string()).into_response(),
+    };
+    if let Err(wait) = state.scim_limiter.check(&verified.app_id.to_string()) {
+        let mut e = ScimError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "this app is over its SCIM rate of {} requests per minute",
+                state.config.scim_per_minute
+            ),
+        );
+        e.retry_after = Some(wait);
+        return e.into_response();
+    }
+    req.extensions_mut().insert(verified);
+    next.run(req).await
+}
