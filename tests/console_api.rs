@@ -924,7 +924,8 @@ async fn bad_input_is_refused_with_json_errors_and_changes_nothing() {
 
 #[tokio::test]
 async fn renewal_moves_expiry_and_idle_tokens_expire() {
-    let h = Harness::start().await;
+    // The console session must outlive the months this test skips through.
+    let h = Harness::start_with(|c| c.session_idle = Duration::days(1000)).await;
     let client = h.signed_in("renewer", Role::Developer).await;
     let app = client.create_app("Renewing", "").await.unwrap().app;
     client.enable_scim(app.id, true).await.unwrap();
