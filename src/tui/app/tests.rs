@@ -268,3 +268,15 @@ fn overridden_keys_drive_the_app() {
     app.on_event(&ctrl('q'));
     assert!(app.quit);
 }
+
+#[test]
+fn a_typed_password_is_never_in_debug_output() {
+    let mut app = list();
+    app.screen = Screen::Login(LoginForm::default());
+    app.on_event(&key(KeyCode::Tab));
+    for c in "hunter2-passphrase".chars() {
+        app.on_event(&ch(c));
+    }
+    assert!(matches!(&app.screen, Screen::Login(f) if f.password.as_str() == "hunter2-passphrase"));
+    assert!(!format!("{app:?}").contains("hunter2"), "Debug of the login form leaks the password");
+}
