@@ -181,6 +181,7 @@ impl AppForm {
     }
 }
 
+#[derive(Debug)]
 pub struct LoginForm {
     pub username: Input,
     /// Zeroized on drop and when sent.
@@ -188,18 +189,6 @@ pub struct LoginForm {
     pub focus_password: bool,
     pub error: Option<String>,
     pub busy: bool,
-}
-
-impl std::fmt::Debug for LoginForm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginForm")
-            .field("username", &self.username.value())
-            .field("password", &"[REDACTED]")
-            .field("focus_password", &self.focus_password)
-            .field("error", &self.error)
-            .field("busy", &self.busy)
-            .finish()
-    }
 }
 
 impl Default for LoginForm {
