@@ -99,6 +99,10 @@ impl KeyedLimiter {
 
     /// `Err(seconds to wait)` when `key` is over its rate.
     pub fn check(&self, key: &str) -> Result<(), u64> {
+        // Keys can come from callers (a sprayed client_id), so forget idle ones before the map grows.
+        if self.limiter.len() > 10_000 {
+            self.limiter.retain_recent();
+        }
         self.limiter.check_key(&key.to_owned()).map_err(|not_until| {
             let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
             wait.as_secs_f64().ceil().max(1.0) as u64
