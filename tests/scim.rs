@@ -590,6 +590,26 @@ async fn delete_deactivates_a_user() {
     assert_eq!(a.body["active"], false);
     assert_eq!(a.body["userName"], "ann@example.com");
     assert_eq!(env.matching("active eq false").await, ["ann@example.com"]);
+    // A PUT that omits `active` does not bring the member back; one that says so does.
+    let a = env
+        .put(
+            &path,
+            json!({"schemas": [USER], "userName": "ann@example.com", "nickName": "Ann"}),
+        )
+        .await;
+    assert_eq!(
+        (a.status, &a.body["active"]),
+        (StatusCode::OK, &json!(false)),
+        "{}",
+        a.body
+    );
+    let a = env
+        .put(
+            &path,
+            json!({"schemas": [USER], "userName": "ann@example.com", "active": true}),
+        )
+        .await;
+    assert_eq!(a.body["active"], true, "{}", a.body);
     let a = env.delete(&format!("/Users/{}", Uuid::new_v4())).await;
     assert_scim_error(&a, StatusCode::NOT_FOUND, None);
     env.server.shutdown().await.unwrap();

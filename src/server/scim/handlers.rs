@@ -611,7 +611,16 @@ async fn replace(
     let body = json_body(body)?;
     let new = resource::normalize(kind, &body)?;
     let row = modify(&state, kind, &id, &headers, |r| {
+        let kept_active = r.get("active").cloned();
         *r = new.clone();
+        // A PUT that leaves `active` out keeps it: it must not quietly reactivate a member
+        // that DELETE deactivated.
+        if kind == Kind::User
+            && !r.contains_key("active")
+            && let Some(active) = kept_active
+        {
+            r.insert("active".into(), active);
+        }
         Ok(())
     })
     .await?;

@@ -278,5 +278,8 @@ fn a_typed_password_is_never_in_debug_output() {
         app.on_event(&ch(c));
     }
     assert!(matches!(&app.screen, Screen::Login(f) if f.password.as_str() == "hunter2-passphrase"));
-    assert!(!format!("{app:?}").contains("hunter2"), "Debug of the login form leaks the password");
+    assert!(
+        !format!("{app:?}").contains("hunter2"),
+        "Debug of the login form leaks the password"
+    );
 }
