@@ -114,6 +114,8 @@ struct CachedToken {
     digest: String,
     /// When validity is counted from, as recorded in the database.
     renewed_at: OffsetDateTime,
+    /// Whether any use is on record yet; the first one is always written.
+    used: bool,
 }
 
 #[derive(Default)]
@@ -313,7 +315,7 @@ impl TokenService {
             self.store.mark_token_expired(entry.token_id).await?;
             return Err(VerifyError::Expired);
         }
-        if now - entry.renewed_at >= self.config.renew_interval {
+        if !entry.used || now - entry.renewed_at >= self.config.renew_interval {
             // A false return means the token was revoked or retired since it was cached.
             if !self.store.record_token_use(entry.token_id, now).await? {
                 self.lock_cache().entries.remove(&digest);
@@ -321,6 +323,7 @@ impl TokenService {
                 return Err(reloaded.err().unwrap_or(VerifyError::Revoked));
             }
             entry.renewed_at = now;
+            entry.used = true;
         }
         let verified = VerifiedToken {
             token_id: entry.token_id,
@@ -380,6 +383,7 @@ impl TokenService {
             client_id: row.client_id,
             service_account: row.service_account.unwrap_or_default(),
             renewed_at: row.token.renewed_at(),
+            used: row.token.last_used_at.is_some(),
             digest: row.token.digest,
         })
     }
@@ -477,6 +481,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_first_use_is_recorded_even_right_after_issue() {
+        let (_dir, store, clock, svc, app) = setup().await;
+        let issued = svc.issue_token(app).await.unwrap();
+        clock.advance(Duration::seconds(5));
+        svc.verify(issued.token.expose_secret()).await.unwrap();
+        let t = store.latest_token(app).await.unwrap().unwrap();
+        assert_eq!(
+            t.last_used_at,
+            Some(clock.now()),
+            "the console must show the first use"
+        );
+        // Later uses inside the interval are coalesced.
+        clock.advance(Duration::minutes(1));
+        svc.verify(issued.token.expose_secret()).await.unwrap();
+        let t = store.latest_token(app).await.unwrap().unwrap();
+        assert_eq!(t.last_used_at, Some(clock.now() - Duration::minutes(1)));
+    }
+
+    #[tokio::test]
     async fn uses_renew_validity_and_idle_tokens_expire() {
         let (_dir, store, clock, svc, app) = setup().await;
         let issued = svc.issue_token(app).await.unwrap();
@@ -515,6 +538,7 @@ mod tests {
             service_account: "cid.serviceaccount".into(),
             digest: "d".into(),
             renewed_at: OffsetDateTime::UNIX_EPOCH,
+            used: true,
         };
         let mut cache = VerifyCache::default();
         cache.forgotten.insert(app_id, Instant::now());
