@@ -12,6 +12,20 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+/// The SQL operator of an equality or ordering comparison; `None` for co, sw and ew.
+fn ordering_sql(op: &CompareOp) -> Option<&'static str> {
+    use CompareOp::*;
+    match op {
+        Eq => Some("="),
+        Ne => Some("!="),
+        Gt => Some(">"),
+        Ge => Some(">="),
+        Lt => Some("<"),
+        Le => Some("<="),
+        Co | Sw | Ew => None,
+    }
+}
+
 /// Escapes `%`, `_` and `\` for `LIKE … ESCAPE '\'`.
 pub fn like_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -356,14 +370,8 @@ impl Translator {
                 let Some(arg) = arg else {
                     return invalid("number out of range");
                 };
-                let sym = match op {
-                    Eq => "=",
-                    Ne => "!=",
-                    Gt => ">",
-                    Ge => ">=",
-                    Lt => "<",
-                    Le => "<=",
-                    Co | Sw | Ew => return invalid("co, sw and ew apply to strings"),
+                let Some(sym) = ordering_sql(op) else {
+                    return invalid("co, sw and ew apply to strings");
                 };
                 self.push(arg);
                 format!("{expr} {sym} ?")
@@ -375,14 +383,8 @@ impl Translator {
                 let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) else {
                     return invalid("a dateTime attribute compares with an RFC 3339 string");
                 };
-                let sym = match op {
-                    Eq => "=",
-                    Ne => "!=",
-                    Gt => ">",
-                    Ge => ">=",
-                    Lt => "<",
-                    Le => "<=",
-                    Co | Sw | Ew => return invalid("co, sw and ew apply to strings"),
+                let Some(sym) = ordering_sql(op) else {
+                    return invalid("co, sw and ew apply to strings");
                 };
                 self.push(SqlArg::Int(crate::clock::to_millis(t)));
                 format!("{expr} {sym} ?")
@@ -396,14 +398,7 @@ impl Translator {
                 let collate = if nocase && !lowered { " COLLATE NOCASE" } else { "" };
                 match op {
                     Eq | Ne | Gt | Ge | Lt | Le => {
-                        let sym = match op {
-                            Eq => "=",
-                            Ne => "!=",
-                            Gt => ">",
-                            Ge => ">=",
-                            Lt => "<",
-                            _ => "<=",
-                        };
+                        let sym = ordering_sql(op).unwrap_or("="); // always Some in this arm
                         self.push(SqlArg::Text(s));
                         format!("{expr} {sym} ?{collate}")
                     }
