@@ -323,6 +323,19 @@ fn draw_login(frame: &mut Frame, app: &App, form: &LoginForm, theme: &Theme, bod
 
 // ---- app list ------------------------------------------------------------------------------
 
+/// Draws a bold header line at the top of `area` and returns the rows below it.
+fn table_header(frame: &mut Frame, area: Rect, header: String) -> Rect {
+    frame.render_widget(
+        Paragraph::new(Span::styled(header, Style::new().add_modifier(Modifier::BOLD))),
+        Rect { height: 1, ..area },
+    );
+    Rect {
+        y: area.y + 1,
+        height: area.height.saturating_sub(1),
+        ..area
+    }
+}
+
 /// "active · 89 d left", "none", "revoked", "expired".
 pub fn token_cell(app: &ClientApp, now: OffsetDateTime) -> String {
     match &app.token {
@@ -389,15 +402,7 @@ fn draw_list(frame: &mut Frame, app: &App, theme: &Theme, body: Rect) {
         )
     };
     let header = cols("", "App name", "Type", "Client ID", "SCIM", "Dedicated Token");
-    frame.render_widget(
-        Paragraph::new(Span::styled(header, Style::new().add_modifier(Modifier::BOLD))),
-        Rect { height: 1, ..inner },
-    );
-    let rows_area = Rect {
-        y: inner.y + 1,
-        height: inner.height.saturating_sub(1),
-        ..inner
-    };
+    let rows_area = table_header(frame, inner, header);
     let height = rows_area.height as usize;
     if app.modal.is_none() && !app.help {
         app.list_rows.set(Some((rows_area.y, rows_area.bottom())));
@@ -729,18 +734,8 @@ fn draw_audit(frame: &mut Frame, app: &App, scope: Option<uuid::Uuid>, theme: &T
         }
         row
     };
-    frame.render_widget(
-        Paragraph::new(Span::styled(
-            cols("", "At (UTC)", "Actor", "Action", "App", "Result", "Detail"),
-            Style::new().add_modifier(Modifier::BOLD),
-        )),
-        Rect { height: 1, ..inner },
-    );
-    let rows = Rect {
-        y: inner.y + 1,
-        height: inner.height.saturating_sub(1),
-        ..inner
-    };
+    let header = cols("", "At (UTC)", "Actor", "Action", "App", "Result", "Detail");
+    let rows = table_header(frame, inner, header);
     let h = rows.height as usize;
     let offset = app.audit_list.scroll(app.audit.len(), h);
     let lines: Vec<Line> = app.audit[offset..(offset + h).min(app.audit.len())]
