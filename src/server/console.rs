@@ -419,6 +419,7 @@ async fn set_members(
     }
     state.store.set_members(id, &ids, state.clock.now()).await?;
     let mut names: Vec<_> = req.members.iter().map(|m| m.to_lowercase()).collect();
+    names.sort();
     names.dedup();
     let detail = format!("members: {}", names.join(", "));
     audit(
