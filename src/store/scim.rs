@@ -96,7 +96,22 @@ pub struct MemberTarget {
     pub display: String,
 }
 
+/// What [`Store::scim_delete_group`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupDelete {
+    Deleted,
+    Missing,
+    /// Not deleted: the group is at this version, not the one expected.
+    Changed(i64),
+}
+
 type Tx<'c> = sqlx::Transaction<'c, sqlx::Sqlite>;
+
+/// Timestamps are stored in milliseconds; a write returns them at that precision too, so a
+/// POST's `meta.created` reads the same as every later GET.
+fn stored_precision(t: OffsetDateTime) -> OffsetDateTime {
+    from_millis(to_millis(t))
+}
 
 fn bind_args<'q>(
     mut q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
@@ -131,12 +146,14 @@ fn row_from(row: &sqlx::sqlite::SqliteRow) -> StoreResult<ScimRow> {
 }
 
 impl Store {
+    /// Inserts a resource. `Ok(None)`: a group member named in `w` no longer exists.
     pub async fn scim_insert(
         &self,
         table: ScimTable,
         w: &ScimWrite<'_>,
         now: OffsetDateTime,
-    ) -> StoreResult<ScimRow> {
+    ) -> StoreResult<Option<ScimRow>> {
+        let now = stored_precision(now);
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let q = match table {
             ScimTable::Users => sqlx::query(
@@ -163,33 +180,54 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| unique_or(e, table))?;
-        if table == ScimTable::Groups {
-            Self::scim_set_members(&mut tx, w.id, w.members).await?;
+        if table == ScimTable::Groups && !Self::scim_set_members(&mut tx, w.id, w.members).await? {
+            return Ok(None); // the transaction rolls back on drop
         }
         tx.commit().await?;
-        Ok(ScimRow {
+        Ok(Some(ScimRow {
             id: w.id.to_owned(),
             resource: w.resource.to_owned(),
             version: 1,
             created_at: now,
             updated_at: now,
             groups: None,
-        })
+        }))
     }
 
-    async fn scim_set_members(tx: &mut Tx<'_>, group_id: &str, members: &[String]) -> StoreResult<()> {
-        sqlx::query("DELETE FROM scim_group_members WHERE group_id = ?")
-            .bind(group_id)
-            .execute(&mut **tx)
-            .await?;
-        for m in members {
-            sqlx::query("INSERT OR IGNORE INTO scim_group_members (group_id, member_id) VALUES (?, ?)")
-                .bind(group_id)
-                .bind(m)
-                .execute(&mut **tx)
-                .await?;
+    /// Makes the membership table match `members`, changing only what differs, and checks in the
+    /// same transaction that every member still exists (a concurrent delete may have removed
+    /// one since it was looked up). `false`: one does not; the caller rolls back.
+    async fn scim_set_members(tx: &mut Tx<'_>, group_id: &str, members: &[String]) -> StoreResult<bool> {
+        let list = serde_json::to_string(members).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "DELETE FROM scim_group_members WHERE group_id = ?1 \
+             AND member_id NOT IN (SELECT value FROM json_each(?2))",
+        )
+        .bind(group_id)
+        .bind(&list)
+        .execute(&mut **tx)
+        .await?;
+        if members.is_empty() {
+            return Ok(true);
         }
-        Ok(())
+        sqlx::query(
+            "INSERT OR IGNORE INTO scim_group_members (group_id, member_id) \
+             SELECT ?1, value FROM json_each(?2)",
+        )
+        .bind(group_id)
+        .bind(&list)
+        .execute(&mut **tx)
+        .await?;
+        let missing: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM json_each(?1) AS j \
+             WHERE NOT EXISTS (SELECT 1 FROM scim_users u WHERE u.id = j.value) \
+             AND NOT EXISTS (SELECT 1 FROM scim_groups g WHERE g.id = j.value)",
+        )
+        .bind(&list)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("n")?;
+        Ok(missing == 0)
     }
 
     pub async fn scim_get(&self, table: ScimTable, id: &str) -> StoreResult<Option<ScimRow>> {
@@ -208,7 +246,7 @@ impl Store {
     }
 
     /// Replaces a resource if it is still at `expected_version`. `Ok(None)`: it has changed
-    /// (or gone) since it was read.
+    /// (or gone) since it was read, or a group member named in `w` no longer exists.
     pub async fn scim_replace(
         &self,
         table: ScimTable,
@@ -216,6 +254,7 @@ impl Store {
         expected_version: i64,
         now: OffsetDateTime,
     ) -> StoreResult<Option<ScimRow>> {
+        let now = stored_precision(now);
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let q = match table {
             ScimTable::Users => sqlx::query(
@@ -247,8 +286,8 @@ impl Store {
         let Some(row) = row else {
             return Ok(None);
         };
-        if table == ScimTable::Groups {
-            Self::scim_set_members(&mut tx, w.id, w.members).await?;
+        if table == ScimTable::Groups && !Self::scim_set_members(&mut tx, w.id, w.members).await? {
+            return Ok(None);
         }
         tx.commit().await?;
         Ok(Some(row_from(&row)?))
@@ -308,9 +347,29 @@ impl Store {
         Ok((total, Vec::new()))
     }
 
-    /// Deletes a group and removes it from the groups it was a member of.
-    pub async fn scim_delete_group(&self, id: &str, now: OffsetDateTime) -> StoreResult<bool> {
+    /// Deletes a group (if it is at `expected_version`, when given) and removes it from the
+    /// groups it was a member of, all in one write transaction: each parent's JSON and version
+    /// change together with the membership rows, so a concurrent writer of a parent sees the
+    /// new version and re-reads instead of writing back the deleted member.
+    pub async fn scim_delete_group(
+        &self,
+        id: &str,
+        expected_version: Option<i64>,
+        now: OffsetDateTime,
+    ) -> StoreResult<GroupDelete> {
+        let now = stored_precision(now);
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let version: Option<i64> = sqlx::query("SELECT version FROM scim_groups WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("version"))
+            .transpose()?;
+        match (version, expected_version) {
+            (None, _) => return Ok(GroupDelete::Missing),
+            (Some(v), Some(e)) if v != e => return Ok(GroupDelete::Changed(v)),
+            _ => {}
+        }
         let parents = sqlx::query(
             "SELECT g.id, g.resource FROM scim_groups g JOIN scim_group_members m ON m.group_id = g.id \
              WHERE m.member_id = ?",
@@ -344,12 +403,12 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let done = sqlx::query("DELETE FROM scim_groups WHERE id = ?")
+        sqlx::query("DELETE FROM scim_groups WHERE id = ?")
             .bind(id)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        Ok(GroupDelete::Deleted)
     }
 
     /// Which of `ids` exist as users or groups, with their display names.
@@ -440,6 +499,7 @@ mod tests {
         let now = OffsetDateTime::UNIX_EPOCH;
         s.scim_insert(ScimTable::Users, &user("u1", "Ann@example.com", "{}"), now)
             .await
+            .unwrap()
             .unwrap();
         let clash = s
             .scim_insert(ScimTable::Users, &user("u2", "ann@EXAMPLE.com", "{}"), now)
@@ -492,10 +552,25 @@ mod tests {
             s.scim_groups_of(&["child".to_string()]).await.unwrap()["child"],
             [("parent".to_string(), "Parent".to_string())]
         );
-        assert!(s.scim_delete_group("child", now).await.unwrap());
+        assert_eq!(
+            s.scim_delete_group("child", Some(7), now).await.unwrap(),
+            GroupDelete::Changed(1)
+        );
+        assert_eq!(
+            s.scim_delete_group("child", Some(1), now).await.unwrap(),
+            GroupDelete::Deleted
+        );
         let parent = s.scim_get(ScimTable::Groups, "parent").await.unwrap().unwrap();
         assert_eq!(parent.resource, "{}");
         assert_eq!(parent.version, 2);
-        assert!(!s.scim_delete_group("child", now).await.unwrap());
+        assert_eq!(
+            s.scim_delete_group("child", None, now).await.unwrap(),
+            GroupDelete::Missing
+        );
+        // A write naming a member that does not exist is not made.
+        let ghost = ["ghost".to_string()];
+        let g = group("g2", "G2", "{}", &ghost);
+        assert!(s.scim_insert(ScimTable::Groups, &g, now).await.unwrap().is_none());
+        assert!(s.scim_get(ScimTable::Groups, "g2").await.unwrap().is_none());
     }
 }

@@ -7,6 +7,7 @@ use super::schema::{self, Attr, Kind, Mutability, Ty};
 use scim_v2::filter::{AttrExp, AttrPath, CompValue, CompareOp, PatchPath, ValFilter};
 use scim_v2::models::others::{OperationTarget, PatchOp, PatchOperation};
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -300,28 +301,32 @@ fn multi(obj: &mut Map<String, Value>, attr: &Attr, op: Op, value: Option<&Value
                 *list = Value::Array(Vec::new());
             }
             let list = list.as_array_mut().expect("made an array");
+            // Linear: values are compared by their JSON text (object keys are sorted).
+            let mut present: HashSet<String> = list.iter().map(Value::to_string).collect();
+            let mut new_primary = None;
             for item in as_items(value) {
-                if list.contains(&item) {
+                if !present.insert(item.to_string()) {
                     continue;
                 }
-                let primary = is_primary(&item);
-                list.push(item);
-                if primary {
-                    let last = list.len() - 1;
-                    clear_other_primaries(list, last);
+                if is_primary(&item) {
+                    new_primary = Some(list.len());
                 }
+                list.push(item);
+            }
+            if let Some(keep) = new_primary {
+                clear_other_primaries(list, keep);
             }
         }
         Op::Remove => {
             // `remove members` with a value removes just those members (as Entra ID sends it).
-            let only: Vec<Value> = as_items(value)
+            let only: HashSet<String> = as_items(value)
                 .iter()
-                .filter_map(|v| v.get("value").cloned())
+                .filter_map(|v| v.get("value").map(Value::to_string))
                 .collect();
             if only.is_empty() {
                 obj.remove(attr.name);
             } else if let Some(Value::Array(list)) = obj.get_mut(attr.name) {
-                list.retain(|item| item.get("value").is_none_or(|v| !only.contains(v)));
+                list.retain(|item| item.get("value").is_none_or(|v| !only.contains(&v.to_string())));
             }
         }
     }
@@ -408,9 +413,13 @@ fn filtered(
         }
         match (op, sub) {
             (Op::Remove, None) => {
+                let mut gone = vec![false; list.len()];
+                for &i in &hit {
+                    gone[i] = true;
+                }
                 let mut i = 0;
                 list.retain(|_| {
-                    let keep = !hit.contains(&i);
+                    let keep = !gone[i];
                     i += 1;
                     keep
                 });
