@@ -132,7 +132,11 @@ pub fn check_patch_body(kind: Kind, body: &Value) -> ScimResult<()> {
     let mut members = 0usize;
     for op in ops {
         let Some(op) = op.as_object() else { continue };
-        let field = |name: &str| op.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
+        let field = |name: &str| {
+            op.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v)
+        };
         let path = field("path").and_then(Value::as_str);
         let value = field("value");
         if let Some(p) = path
@@ -311,7 +315,8 @@ mod tests {
         assert!(check_patch_body(Kind::Group, &ops(2, members(500))).is_ok());
         let e = check_patch_body(Kind::Group, &ops(2, members(501))).unwrap_err();
         assert!(e.detail.contains("1000 members per PATCH"), "{}", e.detail);
-        let pathless = json!({"Operations": [{"op": "add", "value": {"emails": vec![json!({"value": "x"}); 101]}}]});
+        let pathless =
+            json!({"Operations": [{"op": "add", "value": {"emails": vec![json!({"value": "x"}); 101]}}]});
         let e = check_patch_body(Kind::User, &pathless).unwrap_err();
         assert!(e.detail.contains("100 values per attribute"), "{}", e.detail);
     }

@@ -56,7 +56,8 @@ pub async fn guard(
     }
     // A bounded number of SCIM requests hold buffers and database time at once, so a flood of
     // large ones cannot take the memory or the CPU; the rest wait their turn, briefly.
-    let permit = match tokio::time::timeout(caps::QUEUE_WAIT, shared.in_flight.clone().acquire_owned()).await {
+    let permit = match tokio::time::timeout(caps::QUEUE_WAIT, shared.in_flight.clone().acquire_owned()).await
+    {
         Ok(Ok(p)) => p,
         _ => {
             let mut e = ScimError::new(

@@ -825,7 +825,6 @@ pub async fn delete_group(
         GroupDelete::Deleted => Ok(StatusCode::NO_CONTENT.into_response()),
         GroupDelete::Missing => Err(ScimError::not_found(format!("no Group has id {id}"))),
         // Changed by another instance between the read and the delete.
-        GroupDelete::Changed(version) => check_if_match(&headers, version)
-            .and(Err(busy())),
+        GroupDelete::Changed(version) => check_if_match(&headers, version).and(Err(busy())),
     }
 }
