@@ -207,7 +207,7 @@ async fn a_resource_cannot_grow_past_its_stored_size_and_a_refused_write_keeps_i
         &a,
         StatusCode::BAD_REQUEST,
         "invalidValue",
-        "65536 bytes per User",
+        "262144 bytes per User",
     );
     let u = env.get(&path).await;
     assert_eq!(u.body["addresses"].as_array().unwrap().len(), round * 2);

@@ -18,7 +18,7 @@ pub const MAX_MEMBERS_PER_PATCH: usize = 1_000;
 /// Operations in one PATCH.
 pub const MAX_PATCH_OPERATIONS: usize = 100;
 /// A stored User, as JSON.
-pub const MAX_USER_BYTES: usize = 64 * 1024;
+pub const MAX_USER_BYTES: usize = 256 * 1024;
 /// A stored Group, as JSON: room for [`MAX_GROUP_MEMBERS`] members with their `$ref`s.
 pub const MAX_GROUP_BYTES: usize = 2 * 1024 * 1024;
 /// A filter's text, before it is parsed.
