@@ -237,8 +237,6 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
     )
 }
 
-/// Splits a secret into rows of `width` characters, borrowing: no copy of it is made.
-
 fn draw_help(frame: &mut Frame, app: &App, theme: &Theme, body: Rect) {
     let r = body;
     frame.render_widget(Clear, r);

@@ -159,6 +159,7 @@ impl ModalView for SecretModal {
     }
 }
 
+/// Splits a secret into rows of `width` characters, borrowing: no copy of it is made.
 pub fn wrap_secret(secret: &str, width: usize) -> Vec<&str> {
     let width = width.max(1);
     let mut rows = Vec::new();
