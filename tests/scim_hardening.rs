@@ -438,3 +438,50 @@ async fn deleting_a_group_checks_if_match_and_never_loses_a_concurrent_update() 
     // The console still answers (it shares nothing with SCIM's turns).
     env.console.me().await.unwrap();
 }
+
+/// 20,000 users written straight into the database (through HTTP this would take minutes).
+const SEED_USERS: &str = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) \
+     INSERT INTO scim_users (id, user_name, user_name_key, external_id, active, resource, version, created_at, updated_at) \
+     SELECT 'seed-' || i, 'user' || i || '@example.com', 'user' || i || '@example.com', NULL, TRUE, \
+     '{\"userName\":\"user' || i || '@example.com\",\"active\":true,\"emails\":[{\"value\":\"user' || i || '@example.com\",\"type\":\"work\"},{\"value\":\"home' || i || '@example.org\",\"type\":\"home\"}]}', \
+     1, 0, 0 FROM n";
+
+#[tokio::test]
+async fn every_scim_query_has_a_time_budget_and_running_past_it_is_too_many_not_500() {
+    let env = common::scim_env_with(common::app().configure(|c| {
+        c.scim_per_minute = 1_000_000;
+        c.scim_query_budget = std::time::Duration::from_millis(100);
+    }))
+    .await;
+    assert_eq!(env.server.db.execute(SEED_USERS).await, 20_000);
+    // Within the caps (25 × 2 = 50 terms, short values) but a scan of every user's emails per term:
+    // seconds of work, many times the budget.
+    let heavy = (0..25)
+        .map(|i| format!("emails[value co \"nobody{i}\" or type eq \"fax{i}\"]"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let a = env
+        .send(
+            env.req(reqwest::Method::GET, "/Users")
+                .query(&[("filter", heavy.as_str())]),
+        )
+        .await;
+    assert_refused(&a, StatusCode::BAD_REQUEST, "tooMany", "time budget");
+    let a = env
+        .post("/Users/.search", json!({"schemas": [SEARCH], "filter": heavy}))
+        .await;
+    assert_refused(&a, StatusCode::BAD_REQUEST, "tooMany", "time budget");
+    // An indexed lookup is far inside the budget, and the connection a refused query used
+    // serves the next query normally.
+    for _ in 0..8 {
+        let a = env
+            .send(
+                env.req(reqwest::Method::GET, "/Users")
+                    .query(&[("filter", "userName eq \"user777@example.com\"")]),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", short(&a.body));
+        assert_eq!(a.body["totalResults"], 1);
+    }
+    env.console.me().await.unwrap();
+}

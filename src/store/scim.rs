@@ -4,9 +4,50 @@
 
 use super::{Store, StoreError, StoreResult, is_unique_violation};
 use crate::clock::{from_millis, to_millis};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use sqlx::{AssertSqlSafe, Connection, Row, Sqlite, SqlitePool};
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 use time::OffsetDateTime;
+
+/// Connections for SCIM. The console, login and token checks use the other pool, so however
+/// hard SCIM is driven they always find a connection.
+pub const SCIM_CONNECTIONS: u32 = 4;
+/// Wall-clock time one SCIM database call may run before SQLite interrupts it.
+pub const SCIM_QUERY_BUDGET: Duration = Duration::from_secs(2);
+/// SQLite virtual-machine steps between two looks at the clock.
+const BUDGET_CHECK_STEPS: i32 = 1000;
+
+/// SCIM's connection pool and the time budget of each call.
+#[derive(Clone, Debug)]
+pub(super) struct ScimPool {
+    pool: SqlitePool,
+    budget: Duration,
+}
+
+impl ScimPool {
+    pub(super) async fn connect(options: SqliteConnectOptions) -> StoreResult<ScimPool> {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(SCIM_CONNECTIONS)
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await?;
+        Ok(ScimPool {
+            pool,
+            budget: SCIM_QUERY_BUDGET,
+        })
+    }
+
+    pub(super) async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Did SQLite stop this call because it ran past its time budget (`SQLITE_INTERRUPT`)?
+pub fn is_over_budget(e: &StoreError) -> bool {
+    matches!(e, StoreError::Db(e) if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("9"))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScimTable {
@@ -146,6 +187,24 @@ fn row_from(row: &sqlx::sqlite::SqliteRow) -> StoreResult<ScimRow> {
 }
 
 impl Store {
+    /// Sets the time budget of every SCIM database call (default [`SCIM_QUERY_BUDGET`]).
+    pub fn with_scim_budget(mut self, budget: Duration) -> Store {
+        self.scim.budget = budget;
+        self
+    }
+
+    /// A SCIM connection whose statements SQLite interrupts once the budget has passed. The
+    /// handler is set afresh on every checkout, so one left by an abandoned call never
+    /// outlives its own.
+    async fn scim_conn(&self) -> StoreResult<PoolConnection<Sqlite>> {
+        let mut conn = self.scim.pool.acquire().await?;
+        let deadline = Instant::now() + self.scim.budget;
+        conn.lock_handle()
+            .await?
+            .set_progress_handler(BUDGET_CHECK_STEPS, move || Instant::now() < deadline);
+        Ok(conn)
+    }
+
     /// Inserts a resource. `Ok(None)`: a group member named in `w` no longer exists.
     pub async fn scim_insert(
         &self,
@@ -154,7 +213,8 @@ impl Store {
         now: OffsetDateTime,
     ) -> StoreResult<Option<ScimRow>> {
         let now = stored_precision(now);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut conn = self.scim_conn().await?;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
         let q = match table {
             ScimTable::Users => sqlx::query(
                 "INSERT INTO scim_users (id, user_name, user_name_key, external_id, active, resource, \
@@ -241,7 +301,8 @@ impl Store {
                 "SELECT id, resource, version, created_at, updated_at FROM scim_groups WHERE id = ?"
             }
         };
-        let row = sqlx::query(sql).bind(id).fetch_optional(&self.pool).await?;
+        let mut conn = self.scim_conn().await?;
+        let row = sqlx::query(sql).bind(id).fetch_optional(&mut *conn).await?;
         row.as_ref().map(row_from).transpose()
     }
 
@@ -255,7 +316,8 @@ impl Store {
         now: OffsetDateTime,
     ) -> StoreResult<Option<ScimRow>> {
         let now = stored_precision(now);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut conn = self.scim_conn().await?;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
         let q = match table {
             ScimTable::Users => sqlx::query(
                 "UPDATE scim_users SET user_name = ?, user_name_key = ?, external_id = ?, active = ?, \
@@ -301,6 +363,7 @@ impl Store {
             .as_ref()
             .map(|f| format!(" WHERE {}", f.sql))
             .unwrap_or_default();
+        let mut conn = self.scim_conn().await?;
         let no_args = Vec::new();
         let filter_args = q.filter.as_ref().map(|f| &f.args).unwrap_or(&no_args);
 
@@ -331,7 +394,7 @@ impl Store {
             args.push(SqlArg::Int(q.limit));
             args.push(SqlArg::Int(q.offset));
             let rows = bind_args(sqlx::query(AssertSqlSafe(page_sql)), &args)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *conn)
                 .await?;
             if let Some(first) = rows.first() {
                 let total: i64 = first.try_get("total")?;
@@ -341,7 +404,7 @@ impl Store {
         // No rows on this page (count=0, or startIndex past the end): count on its own.
         let count_sql = format!("SELECT COUNT(*) AS n {from}{where_sql}");
         let total: i64 = bind_args(sqlx::query(AssertSqlSafe(count_sql)), filter_args)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *conn)
             .await?
             .try_get("n")?;
         Ok((total, Vec::new()))
@@ -358,7 +421,8 @@ impl Store {
         now: OffsetDateTime,
     ) -> StoreResult<GroupDelete> {
         let now = stored_precision(now);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut conn = self.scim_conn().await?;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
         let version: Option<i64> = sqlx::query("SELECT version FROM scim_groups WHERE id = ?")
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -417,6 +481,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let list = serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut conn = self.scim_conn().await?;
         let rows = sqlx::query(
             "SELECT id, 0 AS is_group, user_name AS display FROM scim_users \
              WHERE id IN (SELECT value FROM json_each(?1)) \
@@ -424,7 +489,7 @@ impl Store {
              WHERE id IN (SELECT value FROM json_each(?1))",
         )
         .bind(list)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
         rows.iter()
             .map(|r| {
@@ -447,13 +512,14 @@ impl Store {
             return Ok(out);
         }
         let list = serde_json::to_string(user_ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut conn = self.scim_conn().await?;
         let rows = sqlx::query(
             "SELECT m.member_id, g.id, g.display_name FROM scim_group_members m \
              JOIN scim_groups g ON g.id = m.group_id \
              WHERE m.member_id IN (SELECT value FROM json_each(?)) ORDER BY g.display_name_key",
         )
         .bind(list)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
         for r in &rows {
             out.entry(r.try_get("member_id")?)
