@@ -272,7 +272,7 @@ async fn full_flow_persists_across_restart() {
         .await
         .unwrap()
         .into_iter()
-        .map(|e| e.action)
+        .map(|e| e.action.as_str().to_owned())
         .collect();
     for expected in ["app.create", "app.scim.enable", "token.issue", "token.revoke"] {
         assert!(
@@ -1095,13 +1095,13 @@ async fn sessions_logins_audit_and_sso_warning() {
     let failures = root.audit(None, 50).await.unwrap();
     let login_failures = failures
         .iter()
-        .filter(|e| e.action == "session.login" && e.actor == "sam")
+        .filter(|e| e.action.as_str() == "session.login" && e.actor == "sam")
         .count();
     assert_eq!(login_failures, 6, "each failed or refused login is audited");
     assert!(
         failures
             .iter()
-            .any(|e| e.action == "session.login" && e.actor == "root")
+            .any(|e| e.action.as_str() == "session.login" && e.actor == "root")
     );
     assert!(failures.windows(2).all(|w| w[0].id > w[1].id), "newest first");
 
