@@ -50,14 +50,24 @@ fn event<'a>(now: OffsetDateTime, action: AuditAction, detail: &'a str) -> NewAu
     }
 }
 
-async fn commit(mut tx: Tx, now: OffsetDateTime, action: AuditAction, detail: &str) -> Result<(), AdminError> {
+async fn commit(
+    mut tx: Tx,
+    now: OffsetDateTime,
+    action: AuditAction,
+    detail: &str,
+) -> Result<(), AdminError> {
     tx.insert_audit(&event(now, action, detail)).await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Replaces a password and ends the admin's sessions. Returns how many sessions ended.
-pub async fn set_password(store: &Store, name: &str, hash: &str, now: OffsetDateTime) -> Result<u64, AdminError> {
+pub async fn set_password(
+    store: &Store,
+    name: &str,
+    hash: &str,
+    now: OffsetDateTime,
+) -> Result<u64, AdminError> {
     let mut tx = store.begin().await?;
     let admin = tx
         .lock_admin(name)
@@ -65,7 +75,10 @@ pub async fn set_password(store: &Store, name: &str, hash: &str, now: OffsetDate
         .ok_or_else(|| AdminError::NoSuchAdmin(name.to_owned()))?;
     tx.set_admin_password(admin.admin.id, hash).await?;
     let ended = tx.delete_sessions_of(admin.admin.id).await?;
-    let detail = format!("password replaced for {}; {ended} session(s) ended", admin.admin.username);
+    let detail = format!(
+        "password replaced for {}; {ended} session(s) ended",
+        admin.admin.username
+    );
     commit(tx, now, AuditAction::AdminSetPassword, &detail).await?;
     Ok(ended)
 }
@@ -118,7 +131,11 @@ pub async fn delete(
     let names: Vec<String> = orphans.iter().map(|(_, n)| n.clone()).collect();
     if !orphans.is_empty() {
         let Some(heir_name) = reassign_to else {
-            let apps = names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ");
+            let apps = names
+                .iter()
+                .map(|n| format!("{n:?}"))
+                .collect::<Vec<_>>()
+                .join(", ");
             return Err(AdminError::OnlyMember {
                 name: admin.username,
                 them: if orphans.len() == 1 { "it" } else { "them" },
@@ -132,10 +149,16 @@ pub async fn delete(
         let heir = tx
             .lock_admin(heir_name)
             .await?
-            .ok_or(AdminError::BadHeir(heir_name.to_owned(), "there is no such admin"))?
+            .ok_or(AdminError::BadHeir(
+                heir_name.to_owned(),
+                "there is no such admin",
+            ))?
             .admin;
         if heir.id == admin.id {
-            return Err(AdminError::BadHeir(heir_name.to_owned(), "that is the admin being deleted"));
+            return Err(AdminError::BadHeir(
+                heir_name.to_owned(),
+                "that is the admin being deleted",
+            ));
         }
         if !heir.role.has_developers_authority() {
             return Err(AdminError::BadHeir(
@@ -150,7 +173,11 @@ pub async fn delete(
     tx.delete_admin(admin.id).await?;
     let mut detail = format!("deleted {}", admin.username);
     if let Some(heir) = reassign_to.filter(|_| !names.is_empty()) {
-        detail.push_str(&format!("; {} handed to {heir}: {}", names.len(), names.join(", ")));
+        detail.push_str(&format!(
+            "; {} handed to {heir}: {}",
+            names.len(),
+            names.join(", ")
+        ));
     }
     commit(tx, now, AuditAction::AdminDelete, &detail).await?;
     Ok(names)

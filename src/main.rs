@@ -136,14 +136,11 @@ fn parse_renew_interval(s: &str) -> std::result::Result<u32, String> {
              (the default is 10)"
         )
     };
-    let minutes: u64 = s
-        .trim()
-        .parse()
-        .map_err(|_| match s.trim().parse::<i128>() {
-            Ok(n) if n < 0 => "must not be negative".to_owned(),
-            Ok(_) => too_big(),
-            Err(_) => "expected a whole number of minutes".to_owned(),
-        })?;
+    let minutes: u64 = s.trim().parse().map_err(|_| match s.trim().parse::<i128>() {
+        Ok(n) if n < 0 => "must not be negative".to_owned(),
+        Ok(_) => too_big(),
+        Err(_) => "expected a whole number of minutes".to_owned(),
+    })?;
     if minutes > u64::from(RENEW_INTERVAL_MAX_MINUTES) {
         return Err(too_big());
     }
@@ -277,7 +274,11 @@ async fn run_admin(command: AdminCommand) -> Result<()> {
             }
             store.close().await;
         }
-        AdminCommand::Delete { name, reassign_to, db } => {
+        AdminCommand::Delete {
+            name,
+            reassign_to,
+            db,
+        } => {
             let store = Store::open(&db.url()?).await?;
             let handed = admins::delete(&store, &name, reassign_to.as_deref(), now).await;
             store.close().await;

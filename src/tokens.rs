@@ -273,7 +273,8 @@ impl TokenService {
     pub async fn revoke(&self, tx: &mut Tx, app_id: Uuid) -> Result<Option<Uuid>, StoreError> {
         match tx.active_token(app_id).await? {
             Some(t) => {
-                tx.retire_token(t.id, TokenState::Revoked, self.clock.now()).await?;
+                tx.retire_token(t.id, TokenState::Revoked, self.clock.now())
+                    .await?;
                 Ok(Some(t.id))
             }
             None => Ok(None),
@@ -503,7 +504,13 @@ mod tests {
             },
             ..svc
         });
-        let jwt = svc.issue_alone(app).await.unwrap().token.expose_secret().to_string();
+        let jwt = svc
+            .issue_alone(app)
+            .await
+            .unwrap()
+            .token
+            .expose_secret()
+            .to_string();
         let tasks: Vec<_> = (0..64)
             .map(|_| {
                 let (svc, jwt) = (svc.clone(), jwt.clone());

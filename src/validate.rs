@@ -246,9 +246,16 @@ mod tests {
         let cyrillic = app_name("\u{041E}kta sync").unwrap();
         assert_eq!(name_skeleton(&latin), name_skeleton(&cyrillic));
         assert_eq!(name_skeleton("OKTA SYNC"), name_skeleton("okta sync"));
-        assert_eq!(app_name("Ｏｋｔａ").unwrap(), "Okta", "NFKC folds full-width letters");
+        assert_eq!(
+            app_name("Ｏｋｔａ").unwrap(),
+            "Okta",
+            "NFKC folds full-width letters"
+        );
         assert_ne!(name_skeleton("Okta"), name_skeleton("Entra"));
-        assert_eq!(app_name("人事 同期 — Okta (本番)").unwrap(), "人事 同期 — Okta (本番)");
+        assert_eq!(
+            app_name("人事 同期 — Okta (本番)").unwrap(),
+            "人事 同期 — Okta (本番)"
+        );
     }
 
     #[test]

@@ -3,7 +3,6 @@
 
 mod common;
 
-
 use devconsole::wire::Role;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -25,10 +24,18 @@ async fn a_failed_audit_write_leaves_no_token_behind() {
     )
     .await;
     let (status, body) = h
-        .call("POST", &format!("/console/v1/apps/{}/token", app.id), Some(&console), None)
+        .call(
+            "POST",
+            &format!("/console/v1/apps/{}/token", app.id),
+            Some(&console),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
-    assert!(body.get("token").is_none(), "no token may be handed out unaudited");
+    assert!(
+        body.get("token").is_none(),
+        "no token may be handed out unaudited"
+    );
     assert_eq!(
         h.db.scalar_i64("SELECT COUNT(*) FROM dedicated_tokens").await,
         0,
@@ -37,7 +44,12 @@ async fn a_failed_audit_write_leaves_no_token_behind() {
 
     h.db.execute("DROP TRIGGER refuse_issue_audit").await;
     let (status, body) = h
-        .call("POST", &format!("/console/v1/apps/{}/token", app.id), Some(&console), None)
+        .call(
+            "POST",
+            &format!("/console/v1/apps/{}/token", app.id),
+            Some(&console),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(
@@ -67,20 +79,33 @@ async fn every_change_rolls_back_when_its_audit_record_cannot_be_written() {
         .await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     let (status, _) = h
-        .call("PUT", &format!("{path}/scim"), Some(&console), Some(json!({"enabled": true})))
+        .call(
+            "PUT",
+            &format!("{path}/scim"),
+            Some(&console),
+            Some(json!({"enabled": true})),
+        )
         .await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     let (status, _) = h
-        .call("POST", "/console/v1/apps", Some(&console), Some(json!({"type": "provisioning", "name": "New"})))
+        .call(
+            "POST",
+            "/console/v1/apps",
+            Some(&console),
+            Some(json!({"type": "provisioning", "name": "New"})),
+        )
         .await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     h.db.execute("DROP TRIGGER refuse_audit").await;
 
     let (status, body) = h.call("GET", &path, Some(&console), None).await;
-    assert_eq!(status, StatusCode::OK, "the app was deleted without an audit record");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the app was deleted without an audit record"
+    );
     assert_eq!(body["name"], "Kept");
     assert_eq!(body["scim_enabled"], false);
     assert_eq!(h.db.scalar_i64("SELECT COUNT(*) FROM client_apps").await, 1);
     h.shutdown().await.unwrap();
 }
-

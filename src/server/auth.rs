@@ -7,8 +7,8 @@ use crate::validate;
 use crate::wire::{Admin, AuditAction, ErrorCode, Outcome, Role};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use axum::extract::FromRequestParts;
 use axum::extract::ConnectInfo;
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use secrecy::{ExposeSecret, SecretString};
 use std::net::{IpAddr, SocketAddr};
@@ -157,9 +157,10 @@ impl FromRequestParts<AppState> for Caller {
             ApiError::unauthorized("sign in first: send Authorization: Bearer <session token>")
         })?;
         let digest = secret::digest(token);
-        let session = state.store.session(&digest).await?.ok_or_else(|| {
-            ApiError::unauthorized("the session is unknown or has ended; sign in again")
-        })?;
+        let session =
+            state.store.session(&digest).await?.ok_or_else(|| {
+                ApiError::unauthorized("the session is unknown or has ended; sign in again")
+            })?;
         let now = state.clock.now();
         if now - session.created_at >= state.config.session_lifetime {
             state.store.drop_session(&digest).await?;
@@ -267,8 +268,11 @@ pub async fn login(
             seconds_until(f.oldest_from_address, window, now)
         };
         if user_locked {
-            tx.insert_audit_collapsed(&failed("rate limited: too many failed sign-ins for this username"), &user_collapse)
-                .await?;
+            tx.insert_audit_collapsed(
+                &failed("rate limited: too many failed sign-ins for this username"),
+                &user_collapse,
+            )
+            .await?;
         } else {
             // One row per address however many usernames it sprays.
             let ev = NewAuditEvent {

@@ -258,7 +258,13 @@ async fn create_admin(
     let detail = format!("created {} ({})", admin.username, admin.role.as_str());
     commit_with(
         tx,
-        caller.event(now, AuditAction::AdminCreate, None, Outcome::Success, Some(&detail)),
+        caller.event(
+            now,
+            AuditAction::AdminCreate,
+            None,
+            Outcome::Success,
+            Some(&detail),
+        ),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(admin)))
@@ -368,7 +374,13 @@ async fn update_app(
     };
     commit_with(
         tx,
-        caller.event(now, AuditAction::AppUpdate, Some(&app), Outcome::Success, detail.as_deref()),
+        caller.event(
+            now,
+            AuditAction::AppUpdate,
+            Some(&app),
+            Outcome::Success,
+            detail.as_deref(),
+        ),
     )
     .await?;
     Ok(Json(view_one(&state, &caller, id).await?))
@@ -436,7 +448,13 @@ async fn set_members(
     let detail = format!("members: {}", names.join(", "));
     commit_with(
         tx,
-        caller.event(now, AuditAction::AppMembers, Some(&app), Outcome::Success, Some(&detail)),
+        caller.event(
+            now,
+            AuditAction::AppMembers,
+            Some(&app),
+            Outcome::Success,
+            Some(&detail),
+        ),
     )
     .await?;
     Ok(Json(view_one(&state, &caller, id).await?))
@@ -502,11 +520,10 @@ async fn get_token(
 ) -> ApiResult<Json<DedicatedToken>> {
     caller.require_developers_authority()?;
     load_app(&state, id).await?;
-    let token = state
-        .store
-        .latest_token(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(ErrorCode::NoToken, "no token has been issued for this app"))?;
+    let token =
+        state.store.latest_token(id).await?.ok_or_else(|| {
+            ApiError::not_found(ErrorCode::NoToken, "no token has been issued for this app")
+        })?;
     Ok(Json(state.tokens.describe(&token)))
 }
 
@@ -521,8 +538,11 @@ async fn issue_token(
         Ok(issued) => {
             let detail = format!("token {}", issued.token_id);
             let now = state.clock.now();
-            commit_with(tx, caller.event(now, action, Some(&app), Outcome::Success, Some(&detail)))
-                .await?;
+            commit_with(
+                tx,
+                caller.event(now, action, Some(&app), Outcome::Success, Some(&detail)),
+            )
+            .await?;
             Ok((StatusCode::CREATED, Json(issued)))
         }
         Err(e) => refused(&state, tx, &caller, action, &app, issue_error(e)).await,
@@ -550,8 +570,11 @@ async fn revoke_token(
         Some(token_id) => {
             let detail = format!("token {token_id}");
             let now = state.clock.now();
-            commit_with(tx, caller.event(now, action, Some(&app), Outcome::Success, Some(&detail)))
-                .await?;
+            commit_with(
+                tx,
+                caller.event(now, action, Some(&app), Outcome::Success, Some(&detail)),
+            )
+            .await?;
             state.tokens.forget_app(id);
             Ok(StatusCode::NO_CONTENT)
         }
@@ -581,7 +604,13 @@ async fn put_sso(
     let now = state.clock.now();
     commit_with(
         tx,
-        caller.event(now, AuditAction::SettingsSso, None, Outcome::Success, Some(&detail)),
+        caller.event(
+            now,
+            AuditAction::SettingsSso,
+            None,
+            Outcome::Success,
+            Some(&detail),
+        ),
     )
     .await?;
     Ok(Json(req))
@@ -637,8 +666,5 @@ async fn list_audit(
     let next_cursor = (events.len() as i64 == limit)
         .then(|| events.last().map(|e| e.id.to_string()))
         .flatten();
-    Ok(Json(AuditPage {
-        events,
-        next_cursor,
-    }))
+    Ok(Json(AuditPage { events, next_cursor }))
 }

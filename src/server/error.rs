@@ -71,7 +71,9 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound => ApiError::not_found(ErrorCode::NotFound, "the requested item does not exist"),
+            StoreError::NotFound => {
+                ApiError::not_found(ErrorCode::NotFound, "the requested item does not exist")
+            }
             StoreError::Conflict(what) => {
                 ApiError::conflict(ErrorCode::Conflict, format!("that {what} is already taken"))
             }

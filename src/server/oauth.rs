@@ -219,8 +219,8 @@ async fn issue(
     let Some(app) = authenticated else {
         // Collapsed per claimed client ID, address and window, so a spray of made-up IDs from
         // one address grows the log by one row per ID per window at most.
-        let window = time::Duration::try_from(state.config.login_limits.window)
-            .unwrap_or(time::Duration::minutes(15));
+        let window =
+            time::Duration::try_from(state.config.login_limits.window).unwrap_or(time::Duration::minutes(15));
         let bucket = (now - time::OffsetDateTime::UNIX_EPOCH).whole_milliseconds()
             / window.whole_milliseconds().max(1);
         let event = NewAuditEvent {

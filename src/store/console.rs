@@ -267,9 +267,7 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| admin_from_row(r).map(|a| a.admin))
-            .collect()
+        rows.iter().map(|r| admin_from_row(r).map(|a| a.admin)).collect()
     }
 
     /// The session with this digest and its admin.
@@ -503,9 +501,10 @@ impl Store {
     /// compute it. Two old names that turn out to be look-alikes keep both apps: the later one
     /// gets a skeleton suffixed with its id, and a warning is logged.
     pub(super) async fn backfill_name_skeletons(&self) -> StoreResult<()> {
-        let rows = sqlx::query("SELECT id, name FROM client_apps WHERE name_skeleton IS NULL ORDER BY created_at")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, name FROM client_apps WHERE name_skeleton IS NULL ORDER BY created_at")
+                .fetch_all(&self.pool)
+                .await?;
         for row in rows {
             let id: String = row.try_get("id")?;
             let name: String = row.try_get("name")?;
@@ -532,10 +531,18 @@ impl Store {
     }
 }
 
-async fn app_in(conn: &mut sqlx::SqliteConnection, column: &str, value: &str) -> StoreResult<Option<AppRecord>> {
+async fn app_in(
+    conn: &mut sqlx::SqliteConnection,
+    column: &str,
+    value: &str,
+) -> StoreResult<Option<AppRecord>> {
     let sql = match column {
         "id" => concat!("SELECT ", app_columns!(), " FROM client_apps WHERE id = $1"),
-        _ => concat!("SELECT ", app_columns!(), " FROM client_apps WHERE client_id = $1"),
+        _ => concat!(
+            "SELECT ",
+            app_columns!(),
+            " FROM client_apps WHERE client_id = $1"
+        ),
     };
     let row = sqlx::query(sql).bind(value).fetch_optional(&mut *conn).await?;
     let Some(row) = row else { return Ok(None) };
@@ -569,7 +576,11 @@ impl Tx {
 
     /// Inserts the event, or, when a row with the same `collapse_key` exists, counts one more
     /// occurrence on it. Keeps anonymous refusals to one row per key.
-    pub async fn insert_audit_collapsed(&mut self, e: &NewAuditEvent<'_>, collapse_key: &str) -> StoreResult<()> {
+    pub async fn insert_audit_collapsed(
+        &mut self,
+        e: &NewAuditEvent<'_>,
+        collapse_key: &str,
+    ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO audit_events (at, actor, action, app_id, app_name, outcome, detail, address, \
              count, last_at, collapse_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $1, $9) \
@@ -688,7 +699,12 @@ impl Tx {
 
     // -- sessions
 
-    pub async fn insert_session(&mut self, digest: &str, admin_id: Uuid, now: OffsetDateTime) -> StoreResult<()> {
+    pub async fn insert_session(
+        &mut self,
+        digest: &str,
+        admin_id: Uuid,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO sessions (digest, admin_id, created_at, last_seen_at) VALUES ($1, $2, $3, $3)",
         )
@@ -872,7 +888,12 @@ impl Tx {
     }
 
     /// Replaces the member list.
-    pub async fn set_members(&mut self, id: Uuid, admin_ids: &[Uuid], now: OffsetDateTime) -> StoreResult<()> {
+    pub async fn set_members(
+        &mut self,
+        id: Uuid,
+        admin_ids: &[Uuid],
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
         let done = sqlx::query("UPDATE client_apps SET updated_at = $1 WHERE id = $2")
             .bind(to_millis(now))
             .bind(id.to_string())
@@ -889,7 +910,12 @@ impl Tx {
         Ok(())
     }
 
-    pub async fn set_client_secret_digest(&mut self, id: Uuid, digest: &str, now: OffsetDateTime) -> StoreResult<()> {
+    pub async fn set_client_secret_digest(
+        &mut self,
+        id: Uuid,
+        digest: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
         let done =
             sqlx::query("UPDATE client_apps SET client_secret_digest = $1, updated_at = $2 WHERE id = $3")
                 .bind(digest)
