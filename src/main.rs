@@ -40,6 +40,8 @@ enum Command {
         /// Minutes between recorded uses of a token (renewal writes are coalesced).
         #[arg(long, default_value_t = 10)]
         renew_interval_minutes: i64,
+        #[command(flatten)]
+        net: server::listener::ServeNetArgs,
     },
     /// Bootstrap and operate a server's admins.
     #[command(subcommand)]
@@ -147,6 +149,7 @@ async fn run_command(command: Command) -> Result<()> {
             public_url,
             scim_rate_limit,
             renew_interval_minutes,
+            net,
         } => {
             let mut config = ServerConfig::new(db.url()?, listen);
             config.public_url = public_url;
@@ -155,7 +158,12 @@ async fn run_command(command: Command) -> Result<()> {
                 bail!("--renew-interval-minutes must not be negative");
             }
             config.tokens.renew_interval = time::Duration::minutes(renew_interval_minutes);
+            net.apply(&mut config);
             let running = server::start(config).await?;
+            #[cfg(unix)]
+            if let Some(reloader) = running.tls_reloader() {
+                tokio::spawn(server::tls::reload_on_sighup(reloader));
+            }
             eprintln!("devconsole server listening on {}", running.base_url());
             running.serve_until(shutdown_signal()).await?;
             eprintln!("devconsole server stopped");
