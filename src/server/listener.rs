@@ -78,6 +78,7 @@ fn connection_budget(wanted: usize) -> usize {
                 lim.rlim_cur = lim.rlim_max;
             }
         }
+        #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every unix
         let fits = (lim.rlim_cur as u64).saturating_sub(FD_RESERVE).max(1);
         if (wanted as u64) > fits {
             tracing::warn!(
