@@ -110,7 +110,7 @@ impl CopyOutcome {
                 if *osc52 { "; also sent via OSC 52" } else { "" }
             ),
             CopyOutcome::Osc52 { wrap: Wrap::Plain, in_tmux: false } => {
-                "Sent via OSC 52; your terminal must allow it. If pasting fails, press w to write a file.".into()
+                "Sent via OSC 52; your terminal must allow it.".into()
             }
             CopyOutcome::Osc52 { wrap: Wrap::Plain, in_tmux: true } => {
                 "Sent via OSC 52 to tmux (needs set-clipboard on; paste with prefix ]); your terminal must allow it.".into()

@@ -242,6 +242,12 @@ impl Runtime {
             }
             _ => {}
         }
+        if let Command::CopyScimUrl(url) = command {
+            // Not a secret: same routes, no auto-clear, and a pending secret clear is kept.
+            let message = self.clipboard.copy_text(&url, term).message();
+            app.on_reply(id, Reply::ScimUrlCopied(message));
+            return;
+        }
         let tx = self.tx.clone();
         let Some(client) = self.client.clone() else {
             // Nothing to send it to: the embedded server is not up. Try starting it again.
@@ -390,7 +396,11 @@ async fn call(client: &ConsoleClient, command: Command) -> Reply {
         Command::RevokeToken(id) => Reply::TokenRevoked(id, client.revoke_token(id).await),
         Command::LoadAudit(app) => Reply::Audit(app, client.audit(app, 200).await),
         Command::TestToken(token) => Reply::TokenTested(client.test_scim_token(&token).await),
-        Command::Login { .. } | Command::CopySecret | Command::CopyText(_) | Command::WriteSecret(_) => {
+        Command::Login { .. }
+        | Command::CopySecret
+        | Command::CopyText(_)
+        | Command::WriteSecret(_)
+        | Command::CopyScimUrl(_) => {
             unreachable!("handled by Runtime::spawn")
         }
     }

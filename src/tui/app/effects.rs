@@ -112,6 +112,8 @@ pub enum Command {
     CopyText(String),
     /// Write the open secret to a new file (0600, never overwriting), relative to the cwd.
     WriteSecret(PathBuf),
+    /// Copy an app's SCIM base URL (not a secret; the same clipboard path).
+    CopyScimUrl(String),
     TestToken(SecretString),
 }
 
@@ -128,7 +130,7 @@ impl Command {
             Command::IssueToken(_) => Kind::IssueToken,
             Command::RevokeToken(_) => Kind::RevokeToken,
             Command::LoadAudit(_) => Kind::LoadAudit,
-            Command::CopySecret | Command::CopyText(_) => Kind::Copy,
+            Command::CopySecret | Command::CopyText(_) | Command::CopyScimUrl(_) => Kind::Copy,
             Command::WriteSecret(_) => Kind::Write,
             Command::TestToken(_) => Kind::TestToken,
         }
@@ -185,6 +187,8 @@ pub enum Reply {
     },
     /// The file the secret was written to, or why not.
     Written(Result<PathBuf, String>),
+    /// What copying the SCIM base URL did.
+    ScimUrlCopied(String),
     TokenTested(Result<(u16, String), ClientError>),
     /// The embedded server could not start, or the connection could not be set up.
     StartFailed(String),
@@ -203,7 +207,7 @@ impl Reply {
             Reply::TokenIssued(..) => Kind::IssueToken,
             Reply::TokenRevoked(..) => Kind::RevokeToken,
             Reply::Audit(..) => Kind::LoadAudit,
-            Reply::Copied { .. } => Kind::Copy,
+            Reply::Copied { .. } | Reply::ScimUrlCopied(_) => Kind::Copy,
             Reply::Written(_) => Kind::Write,
             Reply::TokenTested(_) => Kind::TestToken,
             Reply::StartFailed(_) => Kind::Start,
