@@ -16,6 +16,7 @@ use uuid::Uuid;
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const WORKS: &str = "urn:ietf:params:scim:schemas:extension:works:2.0:User";
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
@@ -810,7 +811,7 @@ async fn protocol_edges_are_scim_errors() {
         .iter()
         .map(|s| s["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, [USER, GROUP, WORKS]);
+    assert_eq!(ids, [USER, GROUP, ENTERPRISE, WORKS]);
     let works = env.get(&format!("/Schemas/{WORKS}")).await;
     assert_eq!(works.body["attributes"][0]["name"], "employeeNumber");
     assert_scim_error(&env.get("/NoSuchThing").await, StatusCode::NOT_FOUND, None);

@@ -3,7 +3,7 @@
 use super::error::{SCIM_JSON, ScimError, ScimResult};
 use super::resource::{self, Selection};
 use super::schema::{self, Kind};
-use super::{filter, patch};
+use super::{enterprise, filter, patch};
 use crate::server::AppState;
 use crate::store::{ScimQuery, ScimRow, ScimTable, ScimWrite};
 use axum::body::Bytes;
@@ -261,20 +261,23 @@ async fn render_rows(
         .map(|r| r.id.clone())
         .collect();
     let looked_up = state.store.scim_groups_of(&missing).await?;
-    rows.iter()
+    let mut full = rows
+        .iter()
         .map(|row| {
             let groups = row
                 .groups
                 .as_deref()
                 .or_else(|| looked_up.get(&row.id).map(Vec::as_slice));
-            let full = resource::render(kind, row, &state.base_url, groups)?;
-            Ok(if sel.is_empty() {
-                full
-            } else {
-                resource::project(kind, full, sel)
-            })
+            resource::render(kind, row, &state.base_url, groups)
         })
-        .collect()
+        .collect::<ScimResult<Vec<Value>>>()?;
+    if kind == Kind::User {
+        enterprise::fill_managers(&state.store, &state.base_url, &mut full).await?;
+    }
+    Ok(full
+        .into_iter()
+        .map(|f| if sel.is_empty() { f } else { resource::project(kind, f, sel) })
+        .collect())
 }
 
 async fn list(state: &AppState, kind: Kind, p: &ListParams) -> ScimResult<Response> {
@@ -475,6 +478,7 @@ async fn prepare(
     let members = if kind == Kind::Group {
         resolve_members(state, id, &mut r).await?
     } else {
+        enterprise::check(id, &r)?;
         Vec::new()
     };
     let unique_key = match kind {

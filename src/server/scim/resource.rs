@@ -200,18 +200,7 @@ fn check_rules(kind: Kind, r: &Map<String, Value>) -> ScimResult<()> {
                     )));
                 }
             }
-            if let Some(Value::Object(ext)) = r.get(schema::WORKS_USER_SCHEMA) {
-                for (k, v) in ext {
-                    if v.as_str()
-                        .is_some_and(|s| s.chars().count() > EXTENSION_VALUE_MAX)
-                    {
-                        return Err(ScimError::invalid_value(format!(
-                            "{}:{k} must be at most {EXTENSION_VALUE_MAX} characters",
-                            schema::WORKS_USER_SCHEMA
-                        )));
-                    }
-                }
-            }
+            check_extension_lengths(kind, r)?;
         }
         Kind::Group => {
             let name = text("displayName")
@@ -234,6 +223,29 @@ fn check_rules(kind: Kind, r: &Map<String, Value>) -> ScimResult<()> {
                 {
                     return Err(ScimError::invalid_value("a member's type must be User or Group"));
                 }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every extension value (works:2.0, and enterprise including `manager.value`) is a string of
+/// at most [`EXTENSION_VALUE_MAX`] characters.
+fn check_extension_lengths(kind: Kind, r: &Map<String, Value>) -> ScimResult<()> {
+    for ext in kind.extensions() {
+        let Some(Value::Object(values)) = r.get(ext.id) else {
+            continue;
+        };
+        for (k, v) in values {
+            let (at, text) = match v {
+                Value::Object(o) => (format!("{k}.value"), o.get("value").and_then(Value::as_str)),
+                other => (k.clone(), other.as_str()),
+            };
+            if text.is_some_and(|s| s.chars().count() > EXTENSION_VALUE_MAX) {
+                return Err(ScimError::invalid_value(format!(
+                    "{}:{at} must be at most {EXTENSION_VALUE_MAX} characters",
+                    ext.id
+                )));
             }
         }
     }
