@@ -49,7 +49,14 @@ async fn discovery_serves_the_enterprise_schema_and_resource_type_extension() {
         .collect();
     assert_eq!(
         names,
-        ["employeeNumber", "costCenter", "organization", "division", "department", "manager"]
+        [
+            "employeeNumber",
+            "costCenter",
+            "organization",
+            "division",
+            "department",
+            "manager"
+        ]
     );
     let manager = &a.body["attributes"][5];
     assert_eq!(manager["type"], "complex");
@@ -62,7 +69,11 @@ async fn discovery_serves_the_enterprise_schema_and_resource_type_extension() {
         .collect();
     assert_eq!(
         subs,
-        [("value", "readWrite"), ("$ref", "readOnly"), ("displayName", "readOnly")]
+        [
+            ("value", "readWrite"),
+            ("$ref", "readOnly"),
+            ("displayName", "readOnly")
+        ]
     );
     assert_eq!(manager["subAttributes"][1]["referenceTypes"], json!(["User"]));
 
@@ -134,8 +145,16 @@ async fn the_extension_is_stored_returned_and_listed_in_schemas_only_when_presen
 #[tokio::test]
 async fn enterprise_attributes_filter_and_sort_like_core_attributes() {
     let env = env().await;
-    create(&env, user("ann", json!({"employeeNumber": "E2", "department": "Sales"}))).await;
-    create(&env, user("bob", json!({"employeeNumber": "e1", "department": "Platform"}))).await;
+    create(
+        &env,
+        user("ann", json!({"employeeNumber": "E2", "department": "Sales"})),
+    )
+    .await;
+    create(
+        &env,
+        user("bob", json!({"employeeNumber": "e1", "department": "Platform"})),
+    )
+    .await;
     create(&env, user("cat", json!({"employeeNumber": "E3"}))).await;
     create(&env, json!({"schemas": [USER], "userName": "dan@example.com"})).await;
 
@@ -146,17 +165,28 @@ async fn enterprise_attributes_filter_and_sort_like_core_attributes() {
         ["bob@example.com"]
     );
     assert_eq!(
-        user_names(&env, &[("filter", &f("ENT:department pr")), ("sortBy", "userName")]).await,
+        user_names(
+            &env,
+            &[("filter", &f("ENT:department pr")), ("sortBy", "userName")]
+        )
+        .await,
         ["ann@example.com", "bob@example.com"]
     );
     assert_eq!(
-        user_names(&env, &[("filter", &f("not (ENT:department pr)")), ("sortBy", "userName")]).await,
+        user_names(
+            &env,
+            &[("filter", &f("not (ENT:department pr)")), ("sortBy", "userName")]
+        )
+        .await,
         ["cat@example.com", "dan@example.com"]
     );
     assert_eq!(
         user_names(
             &env,
-            &[("filter", &f("ENT:employeeNumber pr")), ("sortBy", &f("ENT:employeeNumber"))]
+            &[
+                ("filter", &f("ENT:employeeNumber pr")),
+                ("sortBy", &f("ENT:employeeNumber"))
+            ]
         )
         .await,
         ["bob@example.com", "ann@example.com", "cat@example.com"]
@@ -291,7 +321,10 @@ async fn attributes_and_excluded_attributes_select_enterprise_attributes() {
     let path = format!("/Users/{}", u["id"].as_str().unwrap());
 
     let a = env
-        .query(&path, &[("attributes", &format!("userName,{ENTERPRISE}:employeeNumber"))])
+        .query(
+            &path,
+            &[("attributes", &format!("userName,{ENTERPRISE}:employeeNumber"))],
+        )
         .await;
     assert_eq!(
         a.body,
@@ -299,9 +332,17 @@ async fn attributes_and_excluded_attributes_select_enterprise_attributes() {
                ENTERPRISE: {"employeeNumber": "E1"}})
     );
     let a = env
-        .query(&path, &[("attributes", &format!("{ENTERPRISE}:manager.displayName"))])
+        .query(
+            &path,
+            &[("attributes", &format!("{ENTERPRISE}:manager.displayName"))],
+        )
         .await;
-    assert_eq!(a.body[ENTERPRISE], json!({"manager": {"displayName": "boss"}}), "{}", a.body);
+    assert_eq!(
+        a.body[ENTERPRISE],
+        json!({"manager": {"displayName": "boss"}}),
+        "{}",
+        a.body
+    );
     let a = env.query(&path, &[("attributes", ENTERPRISE)]).await;
     assert_eq!(a.body[ENTERPRISE]["department"], "Platform");
     assert!(a.body.get("userName").is_none());
@@ -309,7 +350,10 @@ async fn attributes_and_excluded_attributes_select_enterprise_attributes() {
     let a = env
         .query(
             &path,
-            &[("excludedAttributes", &format!("{ENTERPRISE}:manager,{ENTERPRISE}:department"))],
+            &[(
+                "excludedAttributes",
+                &format!("{ENTERPRISE}:manager,{ENTERPRISE}:department"),
+            )],
         )
         .await;
     assert_eq!(a.body[ENTERPRISE], json!({"employeeNumber": "E1"}));
@@ -326,7 +370,10 @@ async fn attributes_and_excluded_attributes_select_enterprise_attributes() {
             ],
         )
         .await;
-    assert_eq!(a.body["Resources"][0][ENTERPRISE], json!({"department": "Platform"}));
+    assert_eq!(
+        a.body["Resources"][0][ENTERPRISE],
+        json!({"department": "Platform"})
+    );
     env.server.shutdown().await.unwrap();
 }
 
@@ -343,7 +390,10 @@ async fn manager_may_name_a_user_that_does_not_exist_yet() {
     .await;
     assert_eq!(report[ENTERPRISE]["manager"], json!({"value": "00u-boss"}));
     let path = format!("/Users/{}", report["id"].as_str().unwrap());
-    assert_eq!(env.get(&path).await.body[ENTERPRISE]["manager"], json!({"value": "00u-boss"}));
+    assert_eq!(
+        env.get(&path).await.body[ENTERPRISE]["manager"],
+        json!({"value": "00u-boss"})
+    );
 
     let boss = create(
         &env,
@@ -372,7 +422,10 @@ async fn manager_may_name_a_user_that_does_not_exist_yet() {
         )
         .await;
     assert_eq!(a.body["totalResults"], 1, "{}", a.body);
-    assert_eq!(a.body["Resources"][0][ENTERPRISE]["manager"]["displayName"], "Chief");
+    assert_eq!(
+        a.body["Resources"][0][ENTERPRISE]["manager"]["displayName"],
+        "Chief"
+    );
 
     // By id (as Entra ID sends it), and the complex attribute compared by its value.
     let other = create(
@@ -395,7 +448,10 @@ async fn manager_may_name_a_user_that_does_not_exist_yet() {
     let a = env
         .query(
             "/Users",
-            &[("filter", &format!("{ENTERPRISE}:manager.displayName eq \"Chief\""))],
+            &[(
+                "filter",
+                &format!("{ENTERPRISE}:manager.displayName eq \"Chief\""),
+            )],
         )
         .await;
     assert_error(&a, StatusCode::BAD_REQUEST, Some("invalidFilter"));
@@ -444,13 +500,20 @@ async fn works_and_enterprise_extensions_coexist_on_one_user() {
 
     // Same attribute name, separate values: a filter or PATCH names one by its URN.
     assert_eq!(
-        user_names(&env, &[("filter", &format!("{WORKS}:employeeNumber eq \"W-100\""))]).await,
+        user_names(
+            &env,
+            &[("filter", &format!("{WORKS}:employeeNumber eq \"W-100\""))]
+        )
+        .await,
         ["ann@example.com"]
     );
     assert!(
-        user_names(&env, &[("filter", &format!("{WORKS}:employeeNumber eq \"E-100\""))])
-            .await
-            .is_empty()
+        user_names(
+            &env,
+            &[("filter", &format!("{WORKS}:employeeNumber eq \"E-100\""))]
+        )
+        .await
+        .is_empty()
     );
     let a = env
         .send(

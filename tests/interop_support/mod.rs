@@ -136,9 +136,7 @@ pub fn assert_contains(actual: &Value, expected: &Value) {
         match (actual, expected) {
             (Value::Object(a), Value::Object(e)) => {
                 for (k, ev) in e {
-                    let av = a
-                        .get(k)
-                        .ok_or_else(|| format!("{at}.{k} is missing"))?;
+                    let av = a.get(k).ok_or_else(|| format!("{at}.{k} is missing"))?;
                     walk(av, ev, &format!("{at}.{k}"))?;
                 }
                 Ok(())

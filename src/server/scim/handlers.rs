@@ -276,7 +276,13 @@ async fn render_rows(
     }
     Ok(full
         .into_iter()
-        .map(|f| if sel.is_empty() { f } else { resource::project(kind, f, sel) })
+        .map(|f| {
+            if sel.is_empty() {
+                f
+            } else {
+                resource::project(kind, f, sel)
+            }
+        })
         .collect())
 }
 

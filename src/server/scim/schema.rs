@@ -419,7 +419,10 @@ pub static ENTERPRISE_USER: LazyLock<Schema> = LazyLock::new(|| Schema {
              exist yet; $ref and displayName appear once it does.",
         )
         .sub(vec![
-            s("value", "The id of the SCIM resource representing the User's manager."),
+            s(
+                "value",
+                "The id of the SCIM resource representing the User's manager.",
+            ),
             Attr::new(
                 "$ref",
                 Ty::Reference,
