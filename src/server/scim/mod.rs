@@ -13,6 +13,7 @@ pub mod error;
 pub mod filter;
 mod guard;
 mod handlers;
+pub mod normalize;
 pub mod patch;
 pub mod resource;
 pub mod schema;

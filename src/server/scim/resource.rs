@@ -109,10 +109,9 @@ pub fn normalize_value(attr: &Attr, value: &Value, at: &str) -> ScimResult<Optio
         return Ok(None);
     }
     if attr.multi {
-        let items: Vec<&Value> = match value {
-            Value::Array(a) => a.iter().collect(),
-            // Some clients send one value where a list is expected; accept it as a list of one.
-            other => vec![other],
+        // One value where a list is expected was made a list of one by `normalize`.
+        let Value::Array(items) = value else {
+            return Err(ScimError::invalid_value(format!("{at} must be an array")));
         };
         let mut out = Vec::with_capacity(items.len());
         for item in items {
@@ -149,11 +148,9 @@ fn normalize_single(attr: &Attr, value: &Value, at: &str) -> ScimResult<Option<V
             Value::String(_) => Some(value.clone()),
             _ => return Err(wrong("a string")),
         },
+        // Booleans sent as strings ("False") were made booleans by `normalize`.
         Ty::Boolean => match value {
             Value::Bool(_) => Some(value.clone()),
-            // Some provisioning clients send booleans as strings.
-            Value::String(s) if s.eq_ignore_ascii_case("true") => Some(Value::Bool(true)),
-            Value::String(s) if s.eq_ignore_ascii_case("false") => Some(Value::Bool(false)),
             _ => return Err(wrong("a boolean")),
         },
         Ty::Integer => match value {
@@ -585,7 +582,7 @@ mod tests {
                 "USERNAME": "ann@example.com",
                 "id": "client-chosen",
                 "password": "never stored",
-                "Emails": [{"Value": "ann@example.com", "primary": "true"}],
+                "Emails": [{"Value": "ann@example.com", "primary": true}],
                 "name": {"givenName": null},
                 "preferredLanguage": "ja-JP",
             }),
