@@ -3,15 +3,13 @@
 //! client that speaks raw HTTP the way a provider does (its own headers, its own bodies).
 #![allow(dead_code)]
 
-use devconsole::client::ConsoleClient;
-use devconsole::server::{self, RunningServer, ServerConfig};
-use devconsole::store::Store;
-use devconsole::wire::Role;
+#[path = "../common/mod.rs"]
+mod common;
+
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use std::path::PathBuf;
-use time::OffsetDateTime;
 
 pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -21,9 +19,10 @@ pub const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 pub const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
+/// The shared harness's SCIM environment (tests/common: a fresh database of the selected
+/// backend), seen as a provider sees it.
 pub struct Env {
-    _dir: tempfile::TempDir,
-    pub server: RunningServer,
+    pub server: common::TestApp,
     pub(crate) token: SecretString,
     pub(crate) http: reqwest::Client,
     /// The SCIM base URL, as a provider is configured with it (`…/scim/v2`).
@@ -38,40 +37,12 @@ pub struct Answer {
 }
 
 pub async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite://{}", dir.path().join("interop.db").display());
-    let password = SecretString::from("correct horse battery staple");
-    let store = Store::open(&db_url).await.unwrap();
-    store
-        .create_admin(
-            "dev",
-            Role::Developer,
-            Some(&server::hash_password(&password).unwrap()),
-            OffsetDateTime::now_utc(),
-        )
-        .await
-        .unwrap();
-    store.close().await;
-    let server = server::start(ServerConfig::new(db_url, "127.0.0.1:0".parse().unwrap()))
-        .await
-        .unwrap();
-    let mut console = ConsoleClient::new(&server.base_url()).unwrap();
-    console.login("dev", password).await.unwrap();
-    let app = console
-        .create_app("Directory sync", "interop tests")
-        .await
-        .unwrap()
-        .app
-        .id;
-    console.enable_scim(app, true).await.unwrap();
-    let token = console.issue_token(app).await.unwrap().token;
-    let scim = format!("{}/scim/v2", server.base_url());
+    let e = common::scim_env().await;
     Env {
-        _dir: dir,
-        server,
-        token,
-        http: reqwest::Client::new(),
-        scim,
+        server: e.server,
+        token: e.token,
+        http: e.http,
+        scim: e.scim,
     }
 }
 
