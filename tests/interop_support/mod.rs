@@ -1,6 +1,7 @@
-//! What the interop tests share: a real `devconsole` server on 127.0.0.1 over a temporary
-//! SQLite file, an app with SCIM on and a Dedicated Token made through the console API, and a
-//! client that speaks raw HTTP the way a provider does (its own headers, its own bodies).
+//! What the interop tests share: the shared harness's real server on 127.0.0.1 over a fresh
+//! database, an app with SCIM on and a Dedicated Token made through the console API, and a
+//! client that speaks raw HTTP the way a provider does (its own headers, its own bodies), plus
+//! the recorded provider exchanges under `tests/fixtures/interop/` and their replayer.
 #![allow(dead_code)]
 
 #[path = "../common/mod.rs"]
