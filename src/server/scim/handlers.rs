@@ -4,7 +4,7 @@ use super::error::{SCIM_JSON, ScimError, ScimResult};
 use super::resource::{self, Selection};
 use super::schema::{self, Kind};
 use super::serial::Shared;
-use super::{caps, filter, patch};
+use super::{caps, enterprise, filter, normalize, patch};
 use crate::server::AppState;
 use crate::store::{GroupDelete, ScimQuery, ScimRow, ScimTable, ScimWrite};
 use axum::Extension;
@@ -277,7 +277,11 @@ impl ListParams {
             filter: self
                 .filter
                 .as_ref()
-                .map(|f| filter::translate(kind, f))
+                .map(|f| {
+                    let mut f = f.clone();
+                    normalize::filter(kind, &mut f);
+                    filter::translate(kind, &f)
+                })
                 .transpose()?,
             order: self
                 .sort_by
@@ -304,20 +308,29 @@ async fn render_rows(
         .map(|r| r.id.clone())
         .collect();
     let looked_up = state.store.scim_groups_of(&missing).await?;
-    rows.iter()
+    let mut full = rows
+        .iter()
         .map(|row| {
             let groups = row
                 .groups
                 .as_deref()
                 .or_else(|| looked_up.get(&row.id).map(Vec::as_slice));
-            let full = resource::render(kind, row, &state.base_url, groups)?;
-            Ok(if sel.is_empty() {
-                full
-            } else {
-                resource::project(kind, full, sel)
-            })
+            resource::render(kind, row, &state.base_url, groups)
         })
-        .collect()
+        .collect::<ScimResult<Vec<Value>>>()?;
+    if kind == Kind::User {
+        enterprise::fill_managers(&state.store, &state.base_url, &mut full).await?;
+    }
+    Ok(full
+        .into_iter()
+        .map(|f| {
+            if sel.is_empty() {
+                f
+            } else {
+                resource::project(kind, f, sel)
+            }
+        })
+        .collect())
 }
 
 async fn list(state: &AppState, kind: Kind, p: &ListParams) -> ScimResult<Response> {
@@ -537,6 +550,7 @@ async fn prepare(
     let members = if kind == Kind::Group {
         member_ids(id, &mut r)?
     } else {
+        enterprise::check(id, &r)?;
         Vec::new()
     };
     let targets: HashMap<String, bool> = if members.is_empty() {
@@ -592,8 +606,9 @@ async fn create(state: AppState, kind: Kind, body: Result<Bytes, BytesRejection>
     let bytes = body_bytes(body)?;
     let weight = bytes.len();
     let mut r = cpu(weight, move || {
-        let body = parse_json(&bytes)?;
+        let mut body = parse_json(&bytes)?;
         caps::check_members_in_body(kind, &body)?;
+        normalize::resource(kind, &mut body);
         resource::normalize(kind, &body)
     })
     .await?;
@@ -707,8 +722,9 @@ async fn replace(
     let bytes = body_bytes(body)?;
     let weight = bytes.len();
     let new = cpu(weight, move || {
-        let body = parse_json(&bytes)?;
+        let mut body = parse_json(&bytes)?;
         caps::check_members_in_body(kind, &body)?;
+        normalize::resource(kind, &mut body);
         resource::normalize(kind, &body)
     })
     .await?;
@@ -762,8 +778,10 @@ async fn patch_one(
     let bytes = body_bytes(body)?;
     let weight = bytes.len();
     let op = cpu(weight, move || {
-        let body = parse_json(&bytes)?;
+        let mut body = parse_json(&bytes)?;
+        // The caps count what the client sent, before normalisation rewrites it.
         caps::check_patch_body(kind, &body)?;
+        normalize::patch(kind, &mut body);
         patch::parse(&body)
     })
     .await?;

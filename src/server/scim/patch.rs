@@ -4,7 +4,7 @@
 use super::error::{ScimError, ScimResult, ScimType};
 use super::filter;
 use super::schema::{self, Attr, Kind, Mutability, Ty};
-use scim_v2::filter::{AttrExp, AttrPath, CompValue, CompareOp, PatchPath, ValFilter};
+use scim_v2::filter::{AttrExp, CompValue, CompareOp, PatchPath, ValFilter};
 use scim_v2::models::others::{OperationTarget, PatchOp, PatchOperation};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
@@ -73,26 +73,13 @@ fn target(kind: Kind, r: &mut Map<String, Value>, op: Op, t: &OperationTarget) -
                 .ok_or_else(|| ScimError::invalid_value("add and replace need a value"))?;
             at_path(kind, r, op, path, Some(value))
         }
+        // `normalize::patch` turns every path-less value into one operation per attribute
+        // (dropping read-only ones); this only serves callers that did not normalise.
         OperationTarget::WithoutPath { value } => {
             for (key, v) in value {
-                let path = if kind.extension(key).is_some() {
-                    let (uri, name) = key.rsplit_once(':').unwrap_or(("", key));
-                    PatchPath::Attr(AttrPath {
-                        uri: Some(uri.to_owned()),
-                        name: name.to_owned(),
-                        sub_attr: None,
-                    })
-                } else {
-                    key.parse::<PatchPath>()
-                        .map_err(|_| ScimError::invalid_path(format!("{key:?} is not an attribute path")))?
-                };
-                // Read-only members of a whole-resource value are ignored, as in a PUT.
-                if let PatchPath::Attr(p) = &path
-                    && let Some(res) = filter::resolve_path(kind, p)
-                    && res.attr.mutability == Mutability::ReadOnly
-                {
-                    continue;
-                }
+                let path = key
+                    .parse::<PatchPath>()
+                    .map_err(|_| ScimError::invalid_path(format!("{key:?} is not an attribute path")))?;
                 at_path(kind, r, op, &path, Some(v))?;
             }
             Ok(())
@@ -275,11 +262,9 @@ fn clear_other_primaries(items: &mut [Value], keep: usize) {
     }
 }
 
+/// `"primary": "True"` was made a boolean by `normalize`.
 fn is_primary(v: &Value) -> bool {
     matches!(v.get("primary"), Some(Value::Bool(true)))
-        || v.get("primary")
-            .and_then(Value::as_str)
-            .is_some_and(|s| s.eq_ignore_ascii_case("true"))
 }
 
 /// A whole multi-valued attribute inside `obj`.
@@ -318,16 +303,16 @@ fn multi(obj: &mut Map<String, Value>, attr: &Attr, op: Op, value: Option<&Value
             }
         }
         Op::Remove => {
-            // `remove members` with a value removes just those members (as Entra ID sends it).
-            let only: HashSet<String> = as_items(value)
-                .iter()
-                .filter_map(|v| v.get("value").map(Value::to_string))
-                .collect();
-            if only.is_empty() {
-                obj.remove(attr.name);
-            } else if let Some(Value::Array(list)) = obj.get_mut(attr.name) {
-                list.retain(|item| item.get("value").is_none_or(|v| !only.contains(&v.to_string())));
+            // Entra ID's `remove members` with a value list became a filter path in
+            // `normalize`; any other value would be ignored, and removing every value when the
+            // client named some would lose data.
+            if !as_items(value).is_empty() {
+                return Err(ScimError::invalid_value(format!(
+                    "remove of {} takes no value; name the values with a filter, e.g. {}[value eq \"…\"]",
+                    attr.name, attr.name
+                )));
             }
+            obj.remove(attr.name);
         }
     }
     Ok(())
@@ -354,6 +339,46 @@ fn eq_terms(f: &ValFilter, out: &mut Map<String, Value>) -> bool {
     }
 }
 
+/// A string as compared under `sub`'s caseExact (as [`filter::matches`] compares).
+fn fold(sub: &Attr, s: &str) -> String {
+    if sub.case_exact {
+        s.to_owned()
+    } else {
+        s.to_lowercase()
+    }
+}
+
+/// A value filter that is `sub eq "x"`, or an `or` of such terms over one string
+/// sub-attribute: that sub-attribute and the set of (case-folded) strings it matches.
+fn eq_set<'a>(parent: &'a Attr, f: &ValFilter) -> Option<(&'a Attr, HashSet<String>)> {
+    fn term<'a, 'f>(parent: &'a Attr, f: &'f ValFilter) -> Option<(&'a Attr, &'f str)> {
+        match f {
+            ValFilter::Attr(AttrExp::Comparison(p, CompareOp::Eq, CompValue::Str(s)))
+                if p.uri.is_none() && p.sub_attr.is_none() =>
+            {
+                let sub = parent.sub_attr(&p.name)?;
+                matches!(sub.ty, Ty::String | Ty::Reference).then_some((sub, s.as_str()))
+            }
+            _ => None,
+        }
+    }
+    let terms: Vec<&ValFilter> = match f {
+        ValFilter::Or(items) => items.as_slice().iter().collect(),
+        single => vec![single],
+    };
+    let mut sub = None;
+    let mut wanted = HashSet::with_capacity(terms.len());
+    for t in terms {
+        let (s, v) = term(parent, t)?;
+        if sub.is_some_and(|prev: &Attr| prev.name != s.name) {
+            return None;
+        }
+        sub = Some(s);
+        wanted.insert(fold(s, v));
+    }
+    Some((sub?, wanted))
+}
+
 /// `attr[filter]` or `attr[filter].sub` inside `obj`.
 fn filtered(
     obj: &mut Map<String, Value>,
@@ -368,9 +393,23 @@ fn filtered(
         _ => Vec::new(),
     };
     let mut hit = Vec::new();
-    for (i, item) in list.iter().enumerate() {
-        if filter::matches(attr, item, f)? {
-            hit.push(i);
+    if let Some((sub, wanted)) = eq_set(attr, f) {
+        // `members[value eq "a" or value eq "b" …]` (an Entra ID removal list): one set lookup
+        // per element instead of every term against every element.
+        for (i, item) in list.iter().enumerate() {
+            if item
+                .get(sub.name)
+                .and_then(Value::as_str)
+                .is_some_and(|v| wanted.contains(&fold(sub, v)))
+            {
+                hit.push(i);
+            }
+        }
+    } else {
+        for (i, item) in list.iter().enumerate() {
+            if filter::matches(attr, item, f)? {
+                hit.push(i);
+            }
         }
     }
     let outcome = (|| {
