@@ -10,7 +10,7 @@ pub mod app;
 pub mod fixtures;
 pub mod keymap;
 pub mod runtime;
-mod session;
+pub mod session;
 pub mod text;
 pub mod ui;
 

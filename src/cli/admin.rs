@@ -1,0 +1,146 @@
+//! `devconsole admin …`: act on the local database directly (bootstrap, recovery). They never
+//! talk to a server, so `--server`/`--profile` are refused rather than ignored.
+
+use crate::server;
+use crate::store::Store;
+use crate::wire::Role;
+use color_eyre::eyre::{Result, WrapErr, bail, eyre};
+use secrecy::SecretString;
+use std::io::Read;
+
+#[derive(Debug, clap::Args)]
+pub struct Database {
+    /// Database URL (default: sqlite file console.db in the platform data dir).
+    #[arg(long, env = "DEVCONSOLE_DATABASE_URL")]
+    pub database: Option<String>,
+}
+
+impl Database {
+    pub fn url(&self) -> Result<String> {
+        match &self.database {
+            Some(url) => Ok(url.clone()),
+            None => crate::paths::default_database_url().wrap_err("creating the data directory"),
+        }
+    }
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AdminCommand {
+    /// Create an admin who can sign in to the console.
+    Create {
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Read the password from standard input (one line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        db: Database,
+    },
+    /// Replace an admin's password.
+    SetPassword {
+        name: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        db: Database,
+    },
+    /// List admins.
+    List {
+        #[command(flatten)]
+        db: Database,
+    },
+    /// Delete an admin, ending their sessions and removing them from app access permissions.
+    Delete {
+        name: String,
+        #[command(flatten)]
+        db: Database,
+    },
+}
+
+fn parse_role(s: &str) -> std::result::Result<Role, String> {
+    match s {
+        "super-admin" => Ok(Role::SuperAdmin),
+        "developer" => Ok(Role::Developer),
+        "admin" => Ok(Role::Admin),
+        _ => Err("expected super-admin, developer or admin".into()),
+    }
+}
+
+fn read_password() -> Result<SecretString> {
+    let mut raw = zeroize::Zeroizing::new(String::new());
+    std::io::stdin()
+        .read_to_string(&mut raw)
+        .wrap_err("reading the password from stdin")?;
+    let password = raw.trim_end_matches(['\n', '\r']);
+    if password.chars().count() < 12 {
+        bail!("the password must be at least 12 characters");
+    }
+    if password.contains('\n') {
+        bail!("the password must be a single line");
+    }
+    Ok(SecretString::from(password.to_owned()))
+}
+
+fn hash(password: &SecretString) -> Result<String> {
+    server::hash_password(password).map_err(|e| eyre!("hashing the password: {e}"))
+}
+
+pub async fn run(command: AdminCommand) -> Result<()> {
+    let now = time::OffsetDateTime::now_utc();
+    match command {
+        AdminCommand::Create {
+            name,
+            role,
+            password_stdin: _,
+            db,
+        } => {
+            let name = crate::validate::username(&name).map_err(|e| eyre!("username {e}"))?;
+            let password = read_password()?;
+            let hash = hash(&password)?;
+            let store = Store::open(&db.url()?).await?;
+            let admin = store
+                .create_admin(&name, role, Some(&hash), now)
+                .await
+                .map_err(|e| match e {
+                    crate::store::StoreError::Conflict(_) => {
+                        eyre!("an admin named {name} already exists")
+                    }
+                    other => other.into(),
+                })?;
+            store.close().await;
+            println!("created {} ({})", admin.username, admin.role.label());
+        }
+        AdminCommand::SetPassword {
+            name,
+            password_stdin: _,
+            db,
+        } => {
+            let password = read_password()?;
+            let store = Store::open(&db.url()?).await?;
+            store
+                .set_admin_password(&name, &hash(&password)?)
+                .await
+                .map_err(|_| eyre!("no admin named {name}"))?;
+            store.close().await;
+            println!("password replaced for {name}");
+        }
+        AdminCommand::List { db } => {
+            let store = Store::open(&db.url()?).await?;
+            for admin in store.list_admins().await? {
+                println!("{:<32} {}", admin.username, admin.role.label());
+            }
+            store.close().await;
+        }
+        AdminCommand::Delete { name, db } => {
+            let store = Store::open(&db.url()?).await?;
+            store
+                .delete_admin(&name)
+                .await
+                .map_err(|_| eyre!("no admin named {name}"))?;
+            store.close().await;
+            println!("deleted {name}");
+        }
+    }
+    Ok(())
+}
