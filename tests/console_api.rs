@@ -3,8 +3,7 @@
 
 use devconsole::client::{ClientError, ConsoleClient};
 use devconsole::clock::{Clock, ManualClock};
-use devconsole::server::{self, RunningServer, ServerConfig};
-use devconsole::store::Store;
+use devconsole::server::ServerConfig;
 use devconsole::wire::{Role, SsoSettings, SsoUserKey, TokenState, UpdateApp};
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
@@ -14,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use time::Duration;
 
-const PASSWORD: &str = "correct horse battery staple";
+mod common;
+
+use common::{PASSWORD, TestApp};
 
 /// Log lines from every server in this test binary, at TRACE, for the secrets test.
 fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
@@ -44,107 +45,18 @@ impl Write for LogWriter {
     }
 }
 
-struct Harness {
-    dir: tempfile::TempDir,
-    server: Option<RunningServer>,
-    clock: ManualClock,
-    http: reqwest::Client,
+/// The real server over a fresh database on a manual clock, logs captured.
+async fn start() -> TestApp {
+    start_with(|_| {}).await
 }
 
-impl Harness {
-    async fn start() -> Harness {
-        Self::start_with(|_| {}).await
-    }
-
-    async fn start_with(tune: impl FnOnce(&mut ServerConfig)) -> Harness {
-        captured_logs();
-        let dir = tempfile::tempdir().unwrap();
-        let clock = ManualClock::new(time::macros::datetime!(2026-11-27 09:00 UTC));
-        let mut h = Harness {
-            dir,
-            server: None,
-            clock,
-            http: reqwest::Client::new(),
-        };
-        h.server = Some(h.boot(tune).await);
-        h
-    }
-
-    fn db_path(&self) -> PathBuf {
-        self.dir.path().join("console.db")
-    }
-
-    fn db_url(&self) -> String {
-        format!("sqlite://{}", self.db_path().display())
-    }
-
-    async fn boot(&self, tune: impl FnOnce(&mut ServerConfig)) -> RunningServer {
-        let mut config = ServerConfig::new(self.db_url(), "127.0.0.1:0".parse().unwrap());
-        config.clock = Arc::new(self.clock.clone());
-        tune(&mut config);
-        server::start(config).await.expect("server starts")
-    }
-
-    async fn restart(&mut self) {
-        self.server.take().unwrap().shutdown().await.unwrap();
-        self.server = Some(self.boot(|_| {}).await);
-    }
-
-    fn url(&self) -> String {
-        self.server.as_ref().unwrap().base_url()
-    }
-
-    async fn admin(&self, username: &str, role: Role) {
-        let store = Store::open(&self.db_url()).await.unwrap();
-        let hash = server::hash_password(&SecretString::from(PASSWORD)).unwrap();
-        store
-            .create_admin(username, role, Some(&hash), self.clock.now())
-            .await
-            .unwrap();
-        store.close().await;
-    }
-
-    /// Creates an admin and returns a signed-in client for them.
-    async fn signed_in(&self, username: &str, role: Role) -> ConsoleClient {
-        self.admin(username, role).await;
-        self.login(username).await
-    }
-
-    async fn login(&self, username: &str) -> ConsoleClient {
-        let mut client = ConsoleClient::new(&self.url()).unwrap();
-        client
-            .login(username, SecretString::from(PASSWORD))
-            .await
-            .expect("login");
-        client
-    }
-
-    /// A raw request; returns the status and the JSON body (Null when empty).
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        session: Option<&ConsoleClient>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = self.http.request(method, format!("{}{path}", self.url()));
-        if let Some(token) = session.and_then(|c| c.session()) {
-            req = req.bearer_auth(token.expose_secret());
-        }
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let response = req.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        let json = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        (status, json)
-    }
+async fn start_with(tune: impl FnOnce(&mut ServerConfig) + 'static) -> TestApp {
+    captured_logs();
+    common::app()
+        .clock(ManualClock::new(time::macros::datetime!(2026-11-27 09:00 UTC)))
+        .configure(tune)
+        .spawn()
+        .await
 }
 
 fn api_code(e: &ClientError) -> (u16, &str) {
@@ -156,31 +68,9 @@ fn api_code(e: &ClientError) -> (u16, &str) {
 
 #[tokio::test]
 async fn full_flow_persists_across_restart() {
-    let mut h = Harness::start().await;
+    let mut h = start().await;
     // Bootstrap an admin with the real CLI, password on stdin.
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_devconsole"))
-        .args([
-            "admin",
-            "create",
-            "dana",
-            "--role",
-            "developer",
-            "--password-stdin",
-            "--database",
-            &h.db_url(),
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = h.db.create_admin_cli("dana", "developer", PASSWORD);
     assert!(
         out.status.success(),
         "admin create failed: {}",
@@ -249,10 +139,10 @@ async fn full_flow_persists_across_restart() {
         (409, "token_exists")
     );
 
-    let store = Store::open(&h.db_url()).await.unwrap();
+    let store = h.db.store().await;
     let tokens = devconsole::tokens::TokenService::new(
         store.clone(),
-        Arc::new(h.clock.clone()),
+        Arc::new(h.clock().clone()),
         devconsole::tokens::TokenConfig::default(),
     )
     .await
@@ -286,7 +176,7 @@ async fn full_flow_persists_across_restart() {
 /// `outsider` has it but is not a member of the app; `member` created the app.
 #[tokio::test]
 async fn authorization_matrix() {
-    let h = Harness::start().await;
+    let h = start().await;
     let member = h.signed_in("member", Role::Developer).await;
     let outsider = h.signed_in("outsider", Role::Developer).await;
     let admin = h.signed_in("plain", Role::Admin).await;
@@ -457,7 +347,7 @@ async fn authorization_matrix() {
 
 #[tokio::test]
 async fn fifty_concurrent_issues_yield_exactly_one_token() {
-    let h = Harness::start().await;
+    let h = start().await;
     let client = h.signed_in("dev", Role::Developer).await;
     let app = client.create_app("Race", "").await.unwrap().app;
     client.enable_scim(app.id, true).await.unwrap();
@@ -476,14 +366,10 @@ async fn fifty_concurrent_issues_yield_exactly_one_token() {
     }
     assert_eq!(issued.len(), 1, "exactly one concurrent issue succeeds");
 
-    let store = Store::open(&h.db_url()).await.unwrap();
-    let pool = sqlx::SqlitePool::connect(&h.db_url()).await.unwrap();
-    let (active,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM dedicated_tokens WHERE state = 'active'")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
+    let active =
+        h.db.scalar_i64("SELECT COUNT(*) FROM dedicated_tokens WHERE state = 'active'")
+            .await;
     assert_eq!(active, 1);
-    store.close().await;
 
     // Concurrent creates with one name: one wins, the rest get name_taken.
     let creates = (0..20).map(|i| {
@@ -506,7 +392,7 @@ fn file_contains(path: &Path, needle: &str) -> bool {
 
 #[tokio::test]
 async fn secrets_never_reach_the_database_or_the_logs() {
-    let mut h = Harness::start().await;
+    let mut h = start().await;
     let client = h.signed_in("keeper", Role::Developer).await;
     let session = client.session().unwrap().expose_secret().to_owned();
     let created = client.create_app("Secretive", "").await.unwrap();
@@ -554,7 +440,7 @@ async fn secrets_never_reach_the_database_or_the_logs() {
         // The JWT signature alone would be enough to recognise a token.
         ("token signature", token.rsplit('.').next().unwrap().to_owned()),
     ];
-    let mut files: Vec<PathBuf> = std::fs::read_dir(h.dir.path())
+    let mut files: Vec<PathBuf> = std::fs::read_dir(h.db.dir())
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
@@ -563,7 +449,10 @@ async fn secrets_never_reach_the_database_or_the_logs() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(h.db_path()).unwrap().permissions().mode();
+        let mode = std::fs::metadata(h.db.sqlite_file())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "the database is readable by its owner only");
     }
     let logs = String::from_utf8(captured_logs().lock().unwrap().clone()).unwrap();
@@ -599,7 +488,7 @@ type BadCase = (
 
 #[tokio::test]
 async fn bad_input_is_refused_with_json_errors_and_changes_nothing() {
-    let h = Harness::start().await;
+    let h = start().await;
     let client = h.signed_in("careful", Role::Developer).await;
     h.admin("viewer", Role::Admin).await;
     let app = client.create_app("Original", "untouched").await.unwrap().app;
@@ -925,7 +814,7 @@ async fn bad_input_is_refused_with_json_errors_and_changes_nothing() {
 #[tokio::test]
 async fn renewal_moves_expiry_and_idle_tokens_expire() {
     // The console session must outlive the months this test skips through.
-    let h = Harness::start_with(|c| c.session_idle = Duration::days(1000)).await;
+    let h = start_with(|c| c.session_idle = Duration::days(1000)).await;
     let client = h.signed_in("renewer", Role::Developer).await;
     let app = client.create_app("Renewing", "").await.unwrap().app;
     client.enable_scim(app.id, true).await.unwrap();
@@ -954,19 +843,19 @@ async fn renewal_moves_expiry_and_idle_tokens_expire() {
     let mut expected = issued.expires_at;
     for round in 1..=3 {
         // Thirty days after the last use: still valid, and the use renews it.
-        h.clock.advance(Duration::days(30));
+        h.clock().advance(Duration::days(30));
         assert_eq!(scim_get("use").await, StatusCode::OK, "round {round}");
         let meta = client.token(app.id).await.unwrap();
         assert!(
             meta.expires_at > expected,
             "round {round}: expiry did not move from {expected}"
         );
-        assert_eq!(meta.expires_at, h.clock.now() + Duration::days(90));
-        assert_eq!(meta.last_used_at, Some(h.clock.now()));
+        assert_eq!(meta.expires_at, h.clock().now() + Duration::days(90));
+        assert_eq!(meta.last_used_at, Some(h.clock().now()));
         expected = meta.expires_at;
     }
     // Unused for 90 days: expired, refused, and a new token may be issued.
-    h.clock.advance(Duration::days(90));
+    h.clock().advance(Duration::days(90));
     assert_eq!(client.token(app.id).await.unwrap().state, TokenState::Expired);
     assert_eq!(scim_get("after expiry").await, StatusCode::UNAUTHORIZED);
     let list = client.list_apps().await.unwrap();
@@ -979,7 +868,7 @@ async fn renewal_moves_expiry_and_idle_tokens_expire() {
 
 #[tokio::test]
 async fn oauth_client_credentials_follow_the_console_rules() {
-    let h = Harness::start_with(|c| c.oauth_per_minute = 8).await;
+    let h = start_with(|c| c.oauth_per_minute = 8).await;
     let client = h.signed_in("oauth", Role::Developer).await;
     let created = client.create_app("Machine", "").await.unwrap();
     let (app, secret) = (created.app, created.client_secret);
@@ -1065,7 +954,7 @@ async fn oauth_client_credentials_follow_the_console_rules() {
 
 #[tokio::test]
 async fn sessions_logins_audit_and_sso_warning() {
-    let h = Harness::start().await;
+    let h = start().await;
     h.admin("sam", Role::Developer).await;
     let mut anon = ConsoleClient::new(&h.url()).unwrap();
     for _ in 0..5 {
@@ -1129,15 +1018,15 @@ async fn sessions_logins_audit_and_sso_warning() {
     assert!(root.list_apps().await.unwrap()[0].warnings.is_empty());
 
     // Twelve idle hours end a session.
-    h.clock.advance(Duration::hours(12));
+    h.clock().advance(Duration::hours(12));
     let err = root.me().await.unwrap_err();
     assert_eq!(api_code(&err), (401, "unauthorized"));
 }
 
 #[tokio::test]
 async fn embedded_local_session_is_a_super_admin_without_a_login() {
-    let h = Harness::start().await;
-    let token = h.server.as_ref().unwrap().mint_local_session().await.unwrap();
+    let h = start().await;
+    let token = h.server().mint_local_session().await.unwrap();
     let client = ConsoleClient::new(&h.url()).unwrap().with_session(token);
     let me = client.me().await.unwrap();
     assert_eq!(me.role, Role::SuperAdmin);

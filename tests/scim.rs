@@ -1,173 +1,31 @@
 //! The SCIM 2.0 API end to end: a real server on 127.0.0.1 with a temporary SQLite file, an app
 //! and a Dedicated Token made through the console API, and SCIM calls over HTTP.
 
+mod common;
+
+use common::{Answer, ERROR, GROUP, ScimEnv as Env, USER};
 use devconsole::client::ConsoleClient;
 use devconsole::clock::ManualClock;
-use devconsole::server::{self, RunningServer, ServerConfig};
-use devconsole::store::Store;
-use devconsole::wire::Role;
+use devconsole::server::ServerConfig;
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
-use std::sync::Arc;
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 use uuid::Uuid;
 
-const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const WORKS: &str = "urn:ietf:params:scim:schemas:extension:works:2.0:User";
-const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
-struct Env {
-    _dir: tempfile::TempDir,
-    db_url: String,
-    server: RunningServer,
-    console: ConsoleClient,
-    app: Uuid,
-    token: SecretString,
-    http: reqwest::Client,
-    scim: String,
-}
-
-async fn env_with(clock: Option<ManualClock>, configure: impl FnOnce(&mut ServerConfig)) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite://{}", dir.path().join("scim.db").display());
-    let password = SecretString::from("correct horse battery staple");
-    let store = Store::open(&db_url).await.unwrap();
-    let now = clock.as_ref().map_or_else(OffsetDateTime::now_utc, |c| {
-        use devconsole::clock::Clock;
-        c.now()
-    });
-    store
-        .create_admin(
-            "dev",
-            Role::Developer,
-            Some(&server::hash_password(&password).unwrap()),
-            now,
-        )
-        .await
-        .unwrap();
-    store.close().await;
-
-    let mut config = ServerConfig::new(db_url.clone(), "127.0.0.1:0".parse().unwrap());
-    if let Some(c) = &clock {
-        config.clock = Arc::new(c.clone());
+/// A server with developer `dev`, an app with SCIM on and its token (see tests/common).
+async fn env_with(clock: Option<ManualClock>, configure: impl FnOnce(&mut ServerConfig) + 'static) -> Env {
+    let mut builder = common::app().configure(configure);
+    if let Some(clock) = clock {
+        builder = builder.clock(clock);
     }
-    configure(&mut config);
-    let server = server::start(config).await.unwrap();
-    let mut console = ConsoleClient::new(&server.base_url()).unwrap();
-    console.login("dev", password).await.unwrap();
-    let app = console
-        .create_app("Directory sync", "SCIM tests")
-        .await
-        .unwrap()
-        .app
-        .id;
-    console.enable_scim(app, true).await.unwrap();
-    let token = console.issue_token(app).await.unwrap().token;
-    let scim = format!("{}/scim/v2", server.base_url());
-    Env {
-        _dir: dir,
-        db_url,
-        server,
-        console,
-        app,
-        token,
-        http: reqwest::Client::new(),
-        scim,
-    }
+    common::scim_env_with(builder).await
 }
 
 async fn env() -> Env {
-    env_with(None, |_| {}).await
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
-}
-
-impl Env {
-    fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .request(method, format!("{}{path}", self.scim))
-            .bearer_auth(self.token.expose_secret())
-    }
-
-    async fn send(&self, req: reqwest::RequestBuilder) -> Answer {
-        let r = req.send().await.unwrap();
-        let status = r.status();
-        let headers = r.headers().clone();
-        let text = r.text().await.unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-        };
-        if !text.is_empty() {
-            assert_eq!(
-                headers[reqwest::header::CONTENT_TYPE],
-                "application/scim+json",
-                "{text}"
-            );
-        }
-        Answer {
-            status,
-            headers,
-            body,
-        }
-    }
-
-    async fn get(&self, path: &str) -> Answer {
-        self.send(self.req(reqwest::Method::GET, path)).await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Answer {
-        self.send(self.req(reqwest::Method::POST, path).json(&body)).await
-    }
-
-    async fn put(&self, path: &str, body: Value) -> Answer {
-        self.send(self.req(reqwest::Method::PUT, path).json(&body)).await
-    }
-
-    async fn patch(&self, path: &str, ops: Value) -> Answer {
-        let body = json!({"schemas": [PATCH_OP], "Operations": ops});
-        self.send(self.req(reqwest::Method::PATCH, path).json(&body))
-            .await
-    }
-
-    async fn delete(&self, path: &str) -> Answer {
-        self.send(self.req(reqwest::Method::DELETE, path)).await
-    }
-
-    async fn create_user(&self, body: Value) -> Value {
-        let mut body = body;
-        body["schemas"] = json!([USER]);
-        let a = self.post("/Users", body).await;
-        assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
-        a.body
-    }
-
-    /// userNames matching a filter, sorted.
-    async fn matching(&self, filter: &str) -> Vec<String> {
-        let a = self
-            .send(
-                self.req(reqwest::Method::GET, "/Users")
-                    .query(&[("filter", filter)]),
-            )
-            .await;
-        assert_eq!(a.status, StatusCode::OK, "{filter}: {}", a.body);
-        let mut names: Vec<String> = a.body["Resources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|u| u["userName"].as_str().unwrap().to_owned())
-            .collect();
-        names.sort();
-        names
-    }
+    common::scim_env().await
 }
 
 fn assert_scim_error(a: &Answer, status: StatusCode, scim_type: Option<&str>) {
@@ -245,11 +103,10 @@ async fn every_bad_token_gets_401_with_a_bearer_challenge() {
     // SCIM off while the token row is still active: refused for the switch itself.
     env.console.enable_scim(env.app, true).await.unwrap();
     let third = env.console.issue_token(env.app).await.unwrap().token;
-    let pool = sqlx::SqlitePool::connect(&env.db_url).await.unwrap();
-    sqlx::query("UPDATE client_apps SET scim_enabled = FALSE")
-        .execute(&pool)
-        .await
-        .unwrap();
+    env.server
+        .db
+        .execute("UPDATE client_apps SET scim_enabled = FALSE")
+        .await;
     assert_unauthorized(&env, Some(third.expose_secret()), None).await;
     other.server.shutdown().await.unwrap();
     env.server.shutdown().await.unwrap();

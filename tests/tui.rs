@@ -9,17 +9,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_devconsole");
+mod common;
+
+use common::{BIN, deadline};
+
 const ROWS: u16 = 30;
 const COLS: u16 = 100;
-
-fn deadline() -> Duration {
-    if std::env::var_os("CI").is_some() {
-        Duration::from_secs(60)
-    } else {
-        Duration::from_secs(30)
-    }
-}
 
 /// A child process on a pty, its output drained on a thread into a vt100 screen and a raw log.
 struct Term {
@@ -316,71 +311,27 @@ fn a_panic_in_a_spawned_task_restores_the_terminal() {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// `devconsole serve` (tests/common) on a free port over a new database with one developer
+/// admin, alice. The database lives as long as the server.
+fn start_server(password: &str) -> (Server, String) {
+    let db = common::TestDb::fresh();
+    let out = db.create_admin_cli("alice", "developer", password);
+    assert!(out.status.success(), "admin create failed");
+    let process = common::ServeProcess::start(&db, &[]);
+    let url = process.url();
+    (Server { process, _db: db }, url)
 }
 
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `devconsole serve` on a free port over a new database with one developer admin, alice.
-fn start_server(home: &Path, password: &str) -> (Server, String) {
-    let db = format!("sqlite://{}", home.join("server.db").display());
-    let mut create = std::process::Command::new(BIN)
-        .args([
-            "admin",
-            "create",
-            "alice",
-            "--role",
-            "developer",
-            "--password-stdin",
-            "--database",
-            &db,
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    create
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
-    assert!(create.wait().unwrap().success(), "admin create failed");
-
-    let listen = format!("127.0.0.1:{}", free_port());
-    let server = std::process::Command::new(BIN)
-        .args(["serve", "--listen", &listen, "--database", &db])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut server = Server(server);
-    let end = Instant::now() + deadline();
-    while std::net::TcpStream::connect(&listen).is_err() {
-        assert!(server.0.try_wait().unwrap().is_none(), "the server exited");
-        assert!(Instant::now() < end, "the server did not start listening");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (server, format!("http://{listen}"))
+struct Server {
+    process: common::ServeProcess,
+    _db: common::TestDb,
 }
 
 #[test]
 fn killing_the_server_is_reported_and_the_console_keeps_running() {
     let home = tempfile::tempdir().unwrap();
     let password = "correct-horse-battery";
-    let (mut server, url) = start_server(home.path(), password);
+    let (mut server, url) = start_server(password);
     let mut t = Term::spawn(&["--server", &url], home.path(), &[]);
     t.wait_for("Sign in");
     t.send("alice\t");
@@ -389,8 +340,7 @@ fn killing_the_server_is_reported_and_the_console_keeps_running() {
     t.wait_for("alice · Developers authority");
     t.wait_for("No client apps yet");
 
-    server.0.kill().unwrap();
-    server.0.wait().unwrap();
+    server.process.kill();
     t.send("r");
     t.wait_for("server unreachable");
     t.wait_for("cannot reach the server");
@@ -454,7 +404,7 @@ fn an_unknown_config_key_is_a_clear_error() {
 fn a_profile_with_the_session_cache_skips_the_login_next_time() {
     let home = tempfile::tempdir().unwrap();
     let password = "correct-horse-battery";
-    let (_server, url) = start_server(home.path(), password);
+    let (_server, url) = start_server(password);
     std::fs::create_dir_all(home.path().join("config")).unwrap();
     std::fs::write(
         home.path().join("config/config.toml"),
