@@ -3,15 +3,15 @@
 //! server on a temporary data dir. JSON output is parsed, exit codes and files checked, and
 //! every secret is looked for in the process list and in the logs.
 
+mod common;
+
+use common::{BIN, PASSWORD, TestDb};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-const BIN: &str = env!("CARGO_BIN_EXE_devconsole");
-const PASSWORD: &str = "correct horse battery staple";
 
 // The documented exit codes.
 const OK: i32 = 0;
@@ -214,41 +214,19 @@ fn age_token(db_url: &str, days: i64) {
 struct Server {
     child: Child,
     url: String,
-    db: String,
+    db: TestDb,
     log: Arc<Mutex<String>>,
-    _dir: tempfile::TempDir,
 }
 
 impl Server {
     fn start(admins: &[(&str, &str)]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let db = format!("sqlite://{}", dir.path().join("server.db").display());
+        let db = TestDb::fresh();
         for (name, role) in admins {
-            let mut child = Command::new(BIN)
-                .args([
-                    "admin",
-                    "create",
-                    name,
-                    "--role",
-                    role,
-                    "--password-stdin",
-                    "--database",
-                    &db,
-                ])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .spawn()
-                .unwrap();
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(PASSWORD.as_bytes())
-                .unwrap();
-            assert!(child.wait().unwrap().success());
+            let out = db.create_admin_cli(name, role, PASSWORD);
+            assert!(out.status.success(), "{out:?}");
         }
         let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--database", &db])
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", db.url()])
             .env("RUST_LOG", "trace")
             .env_remove("DEVCONSOLE_DATABASE_URL")
             .stdin(Stdio::null())
@@ -278,16 +256,8 @@ impl Server {
                 }
             }
         });
-        let url = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the server started");
-        Server {
-            child,
-            url,
-            db,
-            log,
-            _dir: dir,
-        }
+        let url = rx.recv_timeout(common::deadline()).expect("the server started");
+        Server { child, url, db, log }
     }
 
     fn log(&self) -> String {
@@ -494,7 +464,7 @@ fn remote_server_end_to_end() {
         .expect(OK)
         .json();
     assert_eq!(none, Value::Array(vec![]));
-    age_token(&server.db, 80);
+    age_token(server.db.url(), 80);
     let found = remote(&["tokens", "expiring", "--within", "14d", "--output", "json"]).expect(CHECK_FAILED);
     let found = found.json();
     assert_eq!(found.as_array().unwrap().len(), 1);
