@@ -17,6 +17,8 @@ pub struct Remote {
     pub named_by: String,
     /// The profile's default username, if any.
     pub username: Option<String>,
+    /// A client for it with the config's transport (proxy, ca_cert), not yet signed in.
+    pub client: ConsoleClient,
 }
 
 /// `None`: embedded mode.
@@ -24,25 +26,28 @@ pub fn remote(options: &Options) -> CliResult<Option<Remote>> {
     if options.server.is_some() && options.profile.is_some() {
         return Err(CliError::usage("pass --server or --profile, not both"));
     }
-    if let Some(url) = &options.server {
-        return Ok(Some(Remote {
-            url: url.trim_end_matches('/').to_owned(),
-            named_by: format!("--server {url}"),
-            username: None,
-        }));
+    if options.server.is_none() && options.profile.is_none() {
+        return Ok(None);
     }
-    if let Some(name) = &options.profile {
-        let (config, path) = Config::load().map_err(|e| CliError::usage(e.to_string()))?;
-        let profile = config
-            .profile(name, &path)
-            .map_err(|e| CliError::usage(e.to_string()))?;
-        return Ok(Some(Remote {
-            url: profile.server.trim_end_matches('/').to_owned(),
-            named_by: format!("--profile {name}"),
-            username: profile.username.clone(),
-        }));
-    }
-    Ok(None)
+    let (config, path) = Config::load().map_err(|e| CliError::usage(e.to_string()))?;
+    let (url, named_by, profile) = match (&options.server, &options.profile) {
+        (Some(url), _) => (url.clone(), format!("--server {url}"), None),
+        (None, Some(name)) => {
+            let profile = config
+                .profile(name, &path)
+                .map_err(|e| CliError::usage(e.to_string()))?;
+            (profile.server.clone(), format!("--profile {name}"), Some(profile))
+        }
+        (None, None) => unreachable!("checked above"),
+    };
+    let url = url.trim_end_matches('/').to_owned();
+    let client = config.client_builder(&url, profile, &path).build()?;
+    Ok(Some(Remote {
+        url,
+        named_by,
+        username: profile.and_then(|p| p.username.clone()),
+        client,
+    }))
 }
 
 /// A signed-in client, and the embedded server behind it when there is one.
@@ -55,7 +60,7 @@ impl Connection {
     pub async fn open(options: &Options) -> CliResult<Connection> {
         match remote(options)? {
             Some(remote) => {
-                let client = ConsoleClient::new(&remote.url)?;
+                let client = remote.client;
                 let token = session::load(&crate::paths::data_dir(), &remote.url).ok_or_else(|| {
                     CliError::new(
                         Exit::Authentication,
@@ -166,7 +171,7 @@ pub async fn login(options: &Options, args: &LoginArgs) -> CliResult {
         None => super::prompt::ask(&format!("Username for {}", remote.url))?,
     };
     let password = read_password(args, &format!("Password for {username} at {}: ", remote.url))?;
-    let mut client = ConsoleClient::new(&remote.url)?;
+    let mut client = remote.client;
     let created = client.login(&username, password).await?;
     let dir = crate::paths::data_dir();
     std::fs::create_dir_all(&dir).map_err(|e| CliError::io(format!("creating {}", dir.display()), e))?;
@@ -188,7 +193,7 @@ pub async fn logout(options: &Options) -> CliResult {
         println!("not signed in to {}", remote.url);
         return Ok(Exit::Ok);
     };
-    let mut client = ConsoleClient::new(&remote.url)?.with_session(token);
+    let mut client = remote.client.with_session(token);
     let told = client.logout().await;
     session::remove(&dir, &remote.url).map_err(|e| CliError::io("removing the saved session", e))?;
     match told {

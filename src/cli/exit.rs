@@ -86,8 +86,13 @@ impl From<ClientError> for CliError {
                 400 | 413 | 415 | 422 => Exit::Usage,
                 _ => Exit::Failure,
             },
-            ClientError::Unreachable { .. } | ClientError::Timeout { .. } => Exit::Unreachable,
-            ClientError::BadUrl(_) => Exit::Usage,
+            // A refused certificate is a server we cannot safely reach.
+            ClientError::Unreachable { .. }
+            | ClientError::Timeout { .. }
+            | ClientError::Certificate { .. } => Exit::Unreachable,
+            ClientError::BadUrl(_) | ClientError::BadUrlHint { .. } | ClientError::CaCert { .. } => {
+                Exit::Usage
+            }
             ClientError::Protocol { .. } => Exit::Failure,
         };
         // Server text is shown to a terminal: no escapes may pass.

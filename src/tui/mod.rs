@@ -46,6 +46,8 @@ struct Target {
     label: String,
     server: Option<String>,
     username: Option<String>,
+    /// The profile's transport settings (proxy, ca_cert), if a profile was chosen.
+    profile: Option<crate::config::Profile>,
 }
 
 fn target(options: &Options, config: &Config, path: &std::path::Path) -> Result<Target> {
@@ -54,6 +56,7 @@ fn target(options: &Options, config: &Config, path: &std::path::Path) -> Result<
             label: "--server".into(),
             server: Some(url.clone()),
             username: None,
+            profile: None,
         });
     }
     if let Some(name) = &options.profile {
@@ -62,12 +65,14 @@ fn target(options: &Options, config: &Config, path: &std::path::Path) -> Result<
             label: format!("profile {name}"),
             server: Some(p.server.clone()),
             username: p.username.clone(),
+            profile: Some(p.clone()),
         });
     }
     Ok(Target {
         label: "embedded".into(),
         server: None,
         username: None,
+        profile: None,
     })
 }
 
@@ -131,10 +136,15 @@ pub fn run(options: Options) -> Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    rt.block_on(run_async(config, keymap, target))
+    rt.block_on(run_async(config, config_path, keymap, target))
 }
 
-async fn run_async(config: Config, keymap: Keymap, target: Target) -> Result<()> {
+async fn run_async(
+    config: Config,
+    config_path: std::path::PathBuf,
+    keymap: Keymap,
+    target: Target,
+) -> Result<()> {
     let (connect, conn) = match &target.server {
         None => (
             Connect::Embedded {
@@ -149,7 +159,10 @@ async fn run_async(config: Config, keymap: Keymap, target: Target) -> Result<()>
             },
         ),
         Some(url) => {
-            let mut client = ConsoleClient::new(url).map_err(|e| eyre!("{e}"))?;
+            let mut client = config
+                .client_builder(url, target.profile.as_ref(), &config_path)
+                .build()
+                .map_err(|e| eyre!("{e}"))?;
             let mut cached = false;
             if config.session_cache
                 && let Some(token) = session::load(&crate::paths::data_dir(), url)
