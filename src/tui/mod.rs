@@ -1,15 +1,20 @@
 //! The terminal console. It talks to a console server only through [`crate::client`]: in
 //! embedded mode it starts one in-process on 127.0.0.1 and signs in the local super admin.
 //!
-//! - [`app`]: state and key/reply handling (no I/O), [`ui`]: drawing, [`keymap`]: keys,
-//!   [`text`]: sanitising and width-aware truncation, [`runtime`]: the event loop and tasks,
+//! - [`app`]: shared state, requests/replies paired by id, dispatch (no I/O);
+//! - [`screens`]: one module per screen, [`modals`]: one per modal (state, keys, replies,
+//!   drawing, hints);
+//! - [`ui`]: the frame (title, status, hints, help) and shared drawing helpers; [`keymap`]: keys;
+//!   [`text`]: sanitising and width-aware truncation; [`runtime`]: the event loop and tasks;
 //!   `session`: the opt-in session cache.
 
 pub mod app;
 #[doc(hidden)]
 pub mod fixtures;
 pub mod keymap;
+pub mod modals;
 pub mod runtime;
+pub mod screens;
 pub mod session;
 pub mod text;
 pub mod ui;
