@@ -626,11 +626,28 @@ impl ConsoleClient {
             .await
     }
 
+    /// The newest `limit` audit events (one page).
     pub async fn audit(&self, app: Option<Uuid>, limit: u32) -> ClientResult<Vec<AuditEvent>> {
-        let path = match app {
-            Some(id) => format!("/console/v1/audit?app={id}&limit={limit}"),
-            None => format!("/console/v1/audit?limit={limit}"),
-        };
+        Ok(self.audit_page(app, limit, None).await?.events)
+    }
+
+    /// One page of the audit log, newest first; pass the page's `next_cursor` for the next.
+    pub async fn audit_page(
+        &self,
+        app: Option<Uuid>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> ClientResult<AuditPage> {
+        let mut path = format!("/console/v1/audit?limit={limit}");
+        if let Some(id) = app {
+            path.push_str(&format!("&app={id}"));
+        }
+        if let Some(cursor) = cursor {
+            // Cursors are plain ASCII tokens this server handed out; encode anyway.
+            let encoded: String = serde_urlencoded::to_string([("cursor", cursor)]).unwrap_or_default();
+            path.push('&');
+            path.push_str(&encoded);
+        }
         self.get(&path).await
     }
 
@@ -666,7 +683,7 @@ impl ConsoleClient {
         match serde_json::from_slice::<OAuthError>(&bytes) {
             Ok(e) => Err(ClientError::Api {
                 status: status.as_u16(),
-                code: e.error,
+                code: e.error.as_str().to_owned(),
                 message: e.error_description,
             }),
             Err(_) => Err(ClientError::Protocol {

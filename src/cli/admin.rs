@@ -1,6 +1,7 @@
 //! `devconsole admin …`: act on the local database directly (bootstrap, recovery). They never
 //! talk to a server, so `--server`/`--profile` are refused rather than ignored.
 
+use crate::admins;
 use crate::server;
 use crate::store::Store;
 use crate::wire::Role;
@@ -37,7 +38,7 @@ pub enum AdminCommand {
         #[command(flatten)]
         db: Database,
     },
-    /// Replace an admin's password.
+    /// Replace an admin's password; their sessions end.
     SetPassword {
         name: String,
         #[arg(long, required = true)]
@@ -50,8 +51,28 @@ pub enum AdminCommand {
         #[command(flatten)]
         db: Database,
     },
+    /// Change an admin's role; their sessions end. The last super admin cannot be demoted.
+    SetRole {
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[command(flatten)]
+        db: Database,
+    },
     /// Delete an admin, ending their sessions and removing them from app access permissions.
+    /// Refused for the last super admin, and for the only member of an app unless
+    /// --reassign-to names who takes those apps over.
     Delete {
+        name: String,
+        /// An admin with Developers authority who becomes a member of every app NAME is the only
+        /// member of.
+        #[arg(long, value_name = "ADMIN")]
+        reassign_to: Option<String>,
+        #[command(flatten)]
+        db: Database,
+    },
+    /// End a username's sign-in lockout (clears its recent failed attempts).
+    Unlock {
         name: String,
         #[command(flatten)]
         db: Database,
@@ -118,12 +139,17 @@ pub async fn run(command: AdminCommand) -> Result<()> {
         } => {
             let password = read_password()?;
             let store = Store::open(&db.url()?).await?;
-            store
-                .set_admin_password(&name, &hash(&password)?)
-                .await
-                .map_err(|_| eyre!("no admin named {name}"))?;
+            let ended = admins::set_password(&store, &name, &hash(&password)?, now).await;
             store.close().await;
-            println!("password replaced for {name}");
+            let ended = ended?;
+            println!("password replaced for {name}; {ended} session(s) ended");
+        }
+        AdminCommand::SetRole { name, role, db } => {
+            let store = Store::open(&db.url()?).await?;
+            let ended = admins::set_role(&store, &name, role, now).await;
+            store.close().await;
+            let ended = ended?;
+            println!("{name} is now {}; {ended} session(s) ended", role.label());
         }
         AdminCommand::List { db } => {
             let store = Store::open(&db.url()?).await?;
@@ -132,14 +158,27 @@ pub async fn run(command: AdminCommand) -> Result<()> {
             }
             store.close().await;
         }
-        AdminCommand::Delete { name, db } => {
+        AdminCommand::Delete {
+            name,
+            reassign_to,
+            db,
+        } => {
             let store = Store::open(&db.url()?).await?;
-            store
-                .delete_admin(&name)
-                .await
-                .map_err(|_| eyre!("no admin named {name}"))?;
+            let handed = admins::delete(&store, &name, reassign_to.as_deref(), now).await;
             store.close().await;
-            println!("deleted {name}");
+            let handed = handed?;
+            match reassign_to {
+                Some(heir) if !handed.is_empty() => {
+                    println!("deleted {name}; {heir} now manages {}", handed.join(", "))
+                }
+                _ => println!("deleted {name}"),
+            }
+        }
+        AdminCommand::Unlock { name, db } => {
+            let store = Store::open(&db.url()?).await?;
+            let cleared = admins::unlock(&store, &name, now).await;
+            store.close().await;
+            println!("unlocked {name} ({} failed sign-in(s) cleared)", cleared?);
         }
     }
     Ok(())

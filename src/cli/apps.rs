@@ -123,12 +123,15 @@ pub struct AuditArgs {
     /// Only events at or after this time: RFC 3339 (2026-11-27T09:00:00Z) or an age (24h, 7d).
     #[arg(long, value_parser = parse_since)]
     pub since: Option<Since>,
-    /// At most this many events, newest first.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    /// At most this many events, newest first (fetched page by page).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub limit: u32,
     #[command(flatten)]
     pub output: OutputArgs,
 }
+
+/// Events per request when paging the audit log.
+const AUDIT_PAGE: u32 = 200;
 
 /// A `--since` value: a time, or an age resolved against the clock when the command runs.
 #[derive(Debug, Clone, Copy)]
@@ -602,10 +605,25 @@ pub async fn audit(conn: &Connection, args: AuditArgs) -> CliResult {
         Some(key) => Some(resolve(client, key).await?.id),
         None => None,
     };
-    let mut events = client.audit(app, args.limit).await?;
-    if let Some(since) = args.since {
-        let since = since.resolve(OffsetDateTime::now_utc());
-        events.retain(|e| e.at >= since);
+    // Newest first, page by page, until the limit or the first event before --since.
+    let since = args.since.map(|s| s.resolve(OffsetDateTime::now_utc()));
+    let limit = args.limit as usize;
+    let mut events = Vec::new();
+    let mut cursor: Option<String> = None;
+    'pages: loop {
+        let page = client
+            .audit_page(app, args.limit.min(AUDIT_PAGE), cursor.as_deref())
+            .await?;
+        for event in page.events {
+            if since.is_some_and(|since| event.at < since) || events.len() >= limit {
+                break 'pages;
+            }
+            events.push(event);
+        }
+        match page.next_cursor {
+            Some(next) if events.len() < limit => cursor = Some(next),
+            _ => break,
+        }
     }
     if args.output.json() {
         return print_json(&events).map(|_| Exit::Ok);
@@ -621,9 +639,13 @@ pub async fn audit(conn: &Connection, args: AuditArgs) -> CliResult {
             vec![
                 Cell::new(output::when(e.at)),
                 Cell::new(&e.actor),
-                Cell::new(&e.action).tone(if failed { Tone::Bad } else { Tone::Plain }),
+                Cell::new(e.action.as_str()).tone(if failed { Tone::Bad } else { Tone::Plain }),
                 Cell::new(e.app_name.as_deref().unwrap_or("")),
-                Cell::new(e.detail.as_deref().unwrap_or(if failed { "failed" } else { "" })),
+                Cell::new(match (e.detail.as_deref(), e.count) {
+                    (d, n) if n > 1 => format!("{} (×{n})", d.unwrap_or("")),
+                    (Some(d), _) => d.to_owned(),
+                    (None, _) => if failed { "failed" } else { "" }.to_owned(),
+                }),
             ]
         })
         .collect();

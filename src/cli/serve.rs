@@ -1,7 +1,7 @@
 //! `devconsole serve`: the console server until SIGINT/SIGTERM.
 
 use crate::server::{self, ServerConfig};
-use color_eyre::eyre::{Result, bail};
+use color_eyre::eyre::Result;
 use std::net::SocketAddr;
 
 #[derive(Debug, clap::Args)]
@@ -17,19 +17,54 @@ pub struct ServeArgs {
     /// SCIM requests per minute per app.
     #[arg(long, default_value_t = 240)]
     pub scim_rate_limit: u32,
-    /// Minutes between recorded uses of a token (renewal writes are coalesced).
-    #[arg(long, default_value_t = 10)]
-    pub renew_interval_minutes: i64,
+    /// Minutes between recorded uses of a token (renewal writes are coalesced); less than
+    /// the 90-day validity (at most 129599).
+    #[arg(long, default_value_t = 10, value_parser = parse_renew_interval)]
+    pub renew_interval_minutes: u32,
+    /// Hours a console session lasts after sign-in, however busy (the idle limit is 12 h).
+    #[arg(long, default_value_t = 168, value_parser = clap::value_parser!(u32).range(1..=8760))]
+    pub session_lifetime_hours: u32,
+    /// A proxy (address or CIDR) whose X-Forwarded-For names the real client; repeat for
+    /// several. From any other peer the header is ignored.
+    #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = parse_cidr)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// The longest renew interval: one minute less than the 90-day validity, or a token in use
+/// would still expire between recorded uses.
+const RENEW_INTERVAL_MAX_MINUTES: u32 = 90 * 24 * 60 - 1;
+
+fn parse_renew_interval(s: &str) -> std::result::Result<u32, String> {
+    let too_big = || {
+        format!(
+            "must be less than the 90-day token validity: at most {RENEW_INTERVAL_MAX_MINUTES} minutes \
+             (the default is 10)"
+        )
+    };
+    let minutes: u64 = s.trim().parse().map_err(|_| match s.trim().parse::<i128>() {
+        Ok(n) if n < 0 => "must not be negative".to_owned(),
+        Ok(_) => too_big(),
+        Err(_) => "expected a whole number of minutes".to_owned(),
+    })?;
+    if minutes > u64::from(RENEW_INTERVAL_MAX_MINUTES) {
+        return Err(too_big());
+    }
+    Ok(minutes as u32)
+}
+
+fn parse_cidr(s: &str) -> std::result::Result<ipnet::IpNet, String> {
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is not an IP address or CIDR (e.g. 10.0.0.0/8)"))
 }
 
 pub async fn run(args: ServeArgs) -> Result<()> {
     let mut config = ServerConfig::new(args.db.url()?, args.listen);
     config.public_url = args.public_url;
     config.scim_per_minute = args.scim_rate_limit;
-    if args.renew_interval_minutes < 0 {
-        bail!("--renew-interval-minutes must not be negative");
-    }
-    config.tokens.renew_interval = time::Duration::minutes(args.renew_interval_minutes);
+    config.tokens.renew_interval = time::Duration::minutes(i64::from(args.renew_interval_minutes));
+    config.session_lifetime = time::Duration::hours(i64::from(args.session_lifetime_hours));
+    config.trusted_proxies = args.trusted_proxies;
     let running = server::start(config).await?;
     eprintln!("devconsole server listening on {}", running.base_url());
     running.serve_until(shutdown_signal()).await?;

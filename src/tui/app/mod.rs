@@ -497,7 +497,6 @@ fn sanitize_admin(mut admin: Admin) -> Admin {
 
 pub(crate) fn sanitize_event(mut e: AuditEvent) -> AuditEvent {
     e.actor = sanitize(&e.actor, false);
-    e.action = sanitize(&e.action, false);
     e.app_name = e.app_name.map(|n| sanitize(&n, false));
     e.detail = e.detail.map(|d| sanitize(&d, false));
     e

@@ -160,7 +160,7 @@ fn draw_audit(frame: &mut Frame, app: &App, view: &AuditView, theme: &Theme, bod
                 if selected { MARKER } else { "" },
                 when(e.at).trim_end_matches(" UTC"),
                 &e.actor,
-                &e.action,
+                e.action.as_str(),
                 e.app_name.as_deref().unwrap_or("-"),
                 match e.outcome {
                     Outcome::Success => "ok",
