@@ -222,6 +222,15 @@ impl Runtime {
             app.on_reply(id, Reply::Copied(message));
             return;
         }
+        if let Command::CopyScimUrl(url) = command {
+            // The clipboard module copies secrets; a URL goes the same way (and is cleared alike).
+            let message = self
+                .clipboard
+                .copy(&secrecy::SecretString::from(url), term)
+                .message();
+            app.on_reply(id, Reply::ScimUrlCopied(message));
+            return;
+        }
         let tx = self.tx.clone();
         let Some(client) = self.client.clone() else {
             // Nothing to send it to: the embedded server is not up. Try starting it again.
@@ -361,7 +370,9 @@ async fn call(client: &ConsoleClient, command: Command) -> Reply {
         Command::RevokeToken(id) => Reply::TokenRevoked(id, client.revoke_token(id).await),
         Command::LoadAudit(app) => Reply::Audit(app, client.audit(app, 200).await),
         Command::TestToken(token) => Reply::TokenTested(client.test_scim_token(&token).await),
-        Command::Login { .. } | Command::CopySecret => unreachable!("handled by Runtime::spawn"),
+        Command::Login { .. } | Command::CopySecret | Command::CopyScimUrl(_) => {
+            unreachable!("handled by Runtime::spawn")
+        }
     }
 }
 

@@ -364,3 +364,56 @@ fn no_color_marks_selection_without_colour() {
     }
     assert!(saw_selection, "the selected row has a marker");
 }
+
+#[test]
+fn connect_provider_panel() {
+    snap("connect_provider", || {
+        let mut app = manage(10);
+        app.on_event(&ch('p'));
+        assert!(matches!(app.modal, Some(Modal::ConnectProvider(_))));
+        app
+    });
+    snap("connect_provider_copied", || {
+        let mut app = manage(10);
+        app.on_event(&ch('p'));
+        app.on_event(&ch('y'));
+        let sent = app.take_commands();
+        assert!(
+            matches!(&sent[..], [Command::CopyScimUrl(url)] if url == "https://console.example.com/scim/v2"),
+            "{sent:?}"
+        );
+        app.answer(Reply::ScimUrlCopied(
+            crate::clipboard::CopyOutcome::Osc52.message(),
+        ));
+        app
+    });
+    // The embedded server's loopback URL, on an app with SCIM off: both are called out.
+    snap("connect_provider_embedded", || {
+        let mut apps = fixtures::sample_apps();
+        apps[2].scim_base_url = "http://127.0.0.1:43117/scim/v2".into();
+        let mut app = fixtures::app_with(apps, false);
+        open(&mut app, 12);
+        app.on_event(&ch('p'));
+        app
+    });
+}
+
+#[test]
+fn connect_provider_closes_and_copies_from_the_manage_page() {
+    let mut app = manage(13);
+    // A view-only app still shows where to connect.
+    app.on_event(&ch('p'));
+    assert!(matches!(app.modal, Some(Modal::ConnectProvider(_))));
+    app.on_event(&key(KeyCode::Esc));
+    assert!(app.modal.is_none());
+    app.on_event(&ch('p'));
+    app.on_event(&ch('p'));
+    assert!(app.modal.is_none(), "the same key closes it");
+    app.on_event(&ch('y'));
+    assert!(matches!(&app.take_commands()[..], [Command::CopyScimUrl(_)]));
+    app.answer(Reply::ScimUrlCopied("Copied to the clipboard.".into()));
+    assert_eq!(
+        app.toast.as_ref().map(|t| t.text.as_str()),
+        Some("Copied to the clipboard.")
+    );
+}

@@ -104,6 +104,8 @@ pub enum Command {
     LoadAudit(Option<Uuid>),
     /// Copy the open secret modal's secret; the runtime owns the clipboard and the terminal.
     CopySecret,
+    /// Copy an app's SCIM base URL (not a secret; the same clipboard path).
+    CopyScimUrl(String),
     TestToken(SecretString),
 }
 
@@ -120,7 +122,7 @@ impl Command {
             Command::IssueToken(_) => Kind::IssueToken,
             Command::RevokeToken(_) => Kind::RevokeToken,
             Command::LoadAudit(_) => Kind::LoadAudit,
-            Command::CopySecret => Kind::Copy,
+            Command::CopySecret | Command::CopyScimUrl(_) => Kind::Copy,
             Command::TestToken(_) => Kind::TestToken,
         }
     }
@@ -170,6 +172,8 @@ pub enum Reply {
     TokenRevoked(Uuid, Result<(), ClientError>),
     Audit(Option<Uuid>, Result<Vec<AuditEvent>, ClientError>),
     Copied(String),
+    /// What copying the SCIM base URL did.
+    ScimUrlCopied(String),
     TokenTested(Result<(u16, String), ClientError>),
     /// The embedded server could not start, or the connection could not be set up.
     StartFailed(String),
@@ -188,7 +192,7 @@ impl Reply {
             Reply::TokenIssued(..) => Kind::IssueToken,
             Reply::TokenRevoked(..) => Kind::RevokeToken,
             Reply::Audit(..) => Kind::LoadAudit,
-            Reply::Copied(_) => Kind::Copy,
+            Reply::Copied(_) | Reply::ScimUrlCopied(_) => Kind::Copy,
             Reply::TokenTested(_) => Kind::TestToken,
             Reply::StartFailed(_) => Kind::Start,
         }

@@ -10,7 +10,8 @@
 mod effects;
 
 pub use super::modals::{
-    Confirm, ConfirmKind, EditApp, Members, Modal, SecretKind, SecretModal, app_form::AppForm,
+    Confirm, ConfirmKind, ConnectProvider, EditApp, Members, Modal, SecretKind, SecretModal,
+    app_form::AppForm,
 };
 pub use super::screens::{
     Screen,
@@ -428,6 +429,7 @@ impl App {
             Reply::TokenIssued(app, result) => SecretModal::on_token_issued(self, app, result),
             Reply::SecretReissued(app, result) => SecretModal::on_secret_reissued(self, app, result),
             Reply::Copied(message) => SecretModal::on_copied(self, message),
+            Reply::ScimUrlCopied(message) => ConnectProvider::on_copied(self, message),
             Reply::TokenTested(result) => SecretModal::on_tested(self, result),
             Reply::Updated(result) => EditApp::on_updated(self, result),
             Reply::Audit(app, result) => AuditView::on_audit(self, app, result),
@@ -487,6 +489,7 @@ pub fn sanitize_app(mut app: ClientApp) -> ClientApp {
     app.service_account = app.service_account.map(|s| sanitize(&s, false));
     app.members = app.members.iter().map(|m| sanitize(m, false)).collect();
     app.warnings = app.warnings.iter().map(|w| sanitize(w, false)).collect();
+    app.scim_base_url = sanitize(&app.scim_base_url, false);
     app
 }
 

@@ -4,7 +4,7 @@
 use super::{Screen, View};
 use crate::client::ClientError;
 use crate::tui::app::{
-    App, AppForm, AppList, Command, Confirm, ConfirmKind, EditApp, Members, Modal, ToastKind,
+    App, AppForm, AppList, Command, Confirm, ConfirmKind, ConnectProvider, EditApp, Members, Modal, ToastKind,
 };
 use crate::tui::keymap::{Action, Context};
 use crate::tui::screens::app_list::token_cell;
@@ -107,6 +107,7 @@ impl View for Manage {
             Action::Edit,
             Action::EditMembers,
             Action::ReissueSecret,
+            Action::ConnectProvider,
             Action::AuditLog,
             Action::Back,
             Action::Help,
@@ -165,6 +166,8 @@ impl View for Manage {
             }
             Action::Refresh => app.refresh(),
             Action::AuditLog => super::audit::AuditView::open(app, Some(id)),
+            Action::ConnectProvider => ConnectProvider::open(app, id),
+            Action::CopyScimUrl => ConnectProvider::copy_url(app, id),
             Action::Edit => {
                 app.modal = Some(Modal::EditApp(EditApp {
                     id,
