@@ -28,6 +28,8 @@ pub struct ServeArgs {
     /// several. From any other peer the header is ignored.
     #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = parse_cidr)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    #[command(flatten)]
+    pub net: server::listener::ServeNetArgs,
 }
 
 /// The longest renew interval: one minute less than the 90-day validity, or a token in use
@@ -65,7 +67,12 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     config.tokens.renew_interval = time::Duration::minutes(i64::from(args.renew_interval_minutes));
     config.session_lifetime = time::Duration::hours(i64::from(args.session_lifetime_hours));
     config.trusted_proxies = args.trusted_proxies;
+    args.net.apply(&mut config);
     let running = server::start(config).await?;
+    #[cfg(unix)]
+    if let Some(reloader) = running.tls_reloader() {
+        tokio::spawn(server::tls::reload_on_sighup(reloader));
+    }
     eprintln!("devconsole server listening on {}", running.base_url());
     running.serve_until(shutdown_signal()).await?;
     eprintln!("devconsole server stopped");
