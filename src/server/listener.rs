@@ -139,12 +139,16 @@ impl Track {
     }
 
     /// Resolves once the current phase's deadline has passed.
+    ///
+    /// A phase change never moves a deadline closer than `recheck` from now, so sleeping at most
+    /// `recheck` at a time is enough to notice every change in time.
     async fn expired(&self, limits: &ConnLimits) {
         let recheck = limits.header_timeout.min(limits.keep_alive_timeout);
         loop {
+            let now = Instant::now();
             match self.deadline(limits) {
-                Some(deadline) if Instant::now() >= deadline => return,
-                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                Some(deadline) if now >= deadline => return,
+                Some(deadline) => tokio::time::sleep_until(deadline.min(now + recheck)).await,
                 None => tokio::time::sleep(recheck).await,
             }
         }
