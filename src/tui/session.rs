@@ -30,7 +30,8 @@ pub fn store(dir: &Path, server: &str, token: &SecretString) -> std::io::Result<
     file.write_all(token.expose_secret().as_bytes())
 }
 
-/// Forgets the saved session for `server` (`devconsole logout`). True if there was one.
+/// Forgets the saved session for `server` (signing out, `devconsole logout`). True if there
+/// was one.
 pub fn remove(dir: &Path, server: &str) -> std::io::Result<bool> {
     match std::fs::remove_file(path(dir, server)) {
         Ok(()) => Ok(true),
