@@ -326,7 +326,7 @@ fn compare(op: Op, actual: &str, v: &str, case_exact: bool) -> bool {
     }
 }
 
-fn single<'a>(u: &'a Value, a: Attr) -> Option<&'a str> {
+fn single(u: &Value, a: Attr) -> Option<&str> {
     match a {
         Attr::UserName => u["userName"].as_str(),
         Attr::Title => u["title"].as_str(),
