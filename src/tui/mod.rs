@@ -15,7 +15,7 @@ pub mod keymap;
 pub mod modals;
 pub mod runtime;
 pub mod screens;
-mod session;
+pub mod session;
 pub mod text;
 pub mod ui;
 

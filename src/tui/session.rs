@@ -30,6 +30,15 @@ pub fn store(dir: &Path, server: &str, token: &SecretString) -> std::io::Result<
     file.write_all(token.expose_secret().as_bytes())
 }
 
+/// Forgets the saved session for `server` (`devconsole logout`). True if there was one.
+pub fn remove(dir: &Path, server: &str) -> std::io::Result<bool> {
+    match std::fs::remove_file(path(dir, server)) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,6 +59,7 @@ mod tests {
             "dcsess_two"
         );
         assert!(load(dir.path(), "https://b.example").is_none());
+        assert!(!remove(dir.path(), "https://b.example").unwrap());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
