@@ -15,6 +15,11 @@ pub fn load(dir: &Path, server: &str) -> Option<SecretString> {
     (!token.is_empty()).then(|| SecretString::from(token.to_owned()))
 }
 
+/// Forgets the cached session (after signing out).
+pub fn remove(dir: &Path, server: &str) {
+    let _ = std::fs::remove_file(path(dir, server));
+}
+
 pub fn store(dir: &Path, server: &str, token: &SecretString) -> std::io::Result<()> {
     let path = path(dir, server);
     // Recreated rather than truncated, so the mode is always 0600 from the first byte.
