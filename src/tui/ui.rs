@@ -280,6 +280,7 @@ fn draw_help(frame: &mut Frame, app: &App, theme: &Theme, body: Rect) {
         truncate("Enter closes once ticked", col_w),
         theme.dim(),
     )));
+    l.extend(section_lines(Context::Activity));
     let mut rl = section_lines(Context::AppList);
     rl.extend(section_lines(Context::ManageApp));
     rl.push(Line::from(Span::styled("Forms and confirmations", theme.title())));

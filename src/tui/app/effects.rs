@@ -3,7 +3,10 @@
 //! reload and a retry, or an issue on a slow link) stay distinct.
 
 use crate::client::ClientError;
-use crate::wire::{Admin, AppCreated, AuditEvent, ClientApp, ClientSecretIssued, IssuedToken, ScimChanged};
+use crate::tui::screens::activity::ScimSummary;
+use crate::wire::{
+    ActivityPage, Admin, AppCreated, AuditEvent, ClientApp, ClientSecretIssued, IssuedToken, ScimChanged,
+};
 use secrecy::SecretString;
 use uuid::Uuid;
 
@@ -22,6 +25,8 @@ pub enum Kind {
     Login,
     Load,
     LoadAudit,
+    LoadActivity,
+    LoadScimSummary,
     Create,
     Update,
     Delete,
@@ -41,6 +46,8 @@ impl Kind {
             Kind::Login => "signing in",
             Kind::Load => "loading",
             Kind::LoadAudit => "loading the audit log",
+            Kind::LoadActivity => "loading provisioning activity",
+            Kind::LoadScimSummary => "loading the last SCIM calls",
             Kind::Create => "creating the app",
             Kind::Update => "saving",
             Kind::Delete => "deleting",
@@ -102,6 +109,14 @@ pub enum Command {
     IssueToken(Uuid),
     RevokeToken(Uuid),
     LoadAudit(Option<Uuid>),
+    /// A page of provisioning activity (`cursor: None` for the first).
+    LoadActivity {
+        app: Option<Uuid>,
+        failed_only: bool,
+        cursor: Option<String>,
+    },
+    /// The manage page's last SCIM call and last SCIM error.
+    LoadScimSummary(Uuid),
     /// Copy the open secret modal's secret; the runtime owns the clipboard and the terminal.
     CopySecret,
     /// Copy an app's SCIM base URL (not a secret; the same clipboard path).
@@ -122,6 +137,8 @@ impl Command {
             Command::IssueToken(_) => Kind::IssueToken,
             Command::RevokeToken(_) => Kind::RevokeToken,
             Command::LoadAudit(_) => Kind::LoadAudit,
+            Command::LoadActivity { .. } => Kind::LoadActivity,
+            Command::LoadScimSummary(_) => Kind::LoadScimSummary,
             Command::CopySecret | Command::CopyScimUrl(_) => Kind::Copy,
             Command::TestToken(_) => Kind::TestToken,
         }
@@ -137,8 +154,9 @@ impl Command {
             | Command::ReissueSecret(id)
             | Command::SetScim { id, .. }
             | Command::IssueToken(id)
-            | Command::RevokeToken(id) => Some(*id),
-            Command::LoadAudit(app) => *app,
+            | Command::RevokeToken(id)
+            | Command::LoadScimSummary(id) => Some(*id),
+            Command::LoadAudit(app) | Command::LoadActivity { app, .. } => *app,
             _ => None,
         }
     }
@@ -171,6 +189,12 @@ pub enum Reply {
     TokenIssued(Uuid, Result<IssuedToken, ClientError>),
     TokenRevoked(Uuid, Result<(), ClientError>),
     Audit(Option<Uuid>, Result<Vec<AuditEvent>, ClientError>),
+    /// A page of activity; `more` when it continues the loaded list.
+    Activity {
+        more: bool,
+        result: Result<ActivityPage, ClientError>,
+    },
+    ScimSummary(Uuid, Result<ScimSummary, ClientError>),
     Copied(String),
     /// What copying the SCIM base URL did.
     ScimUrlCopied(String),
@@ -192,6 +216,8 @@ impl Reply {
             Reply::TokenIssued(..) => Kind::IssueToken,
             Reply::TokenRevoked(..) => Kind::RevokeToken,
             Reply::Audit(..) => Kind::LoadAudit,
+            Reply::Activity { .. } => Kind::LoadActivity,
+            Reply::ScimSummary(..) => Kind::LoadScimSummary,
             Reply::Copied(_) | Reply::ScimUrlCopied(_) => Kind::Copy,
             Reply::TokenTested(_) => Kind::TestToken,
             Reply::StartFailed(_) => Kind::Start,

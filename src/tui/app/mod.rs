@@ -17,6 +17,7 @@ pub use super::screens::{
     Screen,
     add_app::AddApp,
     app_list::AppList,
+    activity::{ActivityView, ScimSummary},
     audit::AuditView,
     login::LoginForm,
     manage::{Manage, issue_blocked, token_active},
@@ -146,6 +147,8 @@ pub struct App {
     pub too_small: Cell<bool>,
     /// Rows `[top, bottom)` of the app list's scrolling rows in the last frame, if it showed them.
     pub list_rows: Cell<Option<(u16, u16)>>,
+    /// Each app's last SCIM call and error, for its manage page.
+    pub scim_summary: BTreeMap<Uuid, ScimSummary>,
     next_id: u64,
     commands: Vec<(RequestId, Command)>,
 }
@@ -178,6 +181,7 @@ impl App {
             clear_screen: false,
             too_small: Cell::new(false),
             list_rows: Cell::new(None),
+            scim_summary: BTreeMap::new(),
             next_id: 1,
             commands: Vec::new(),
         }
@@ -387,7 +391,9 @@ impl App {
             Screen::Manage(m) => {
                 let id = m.id;
                 self.send(Command::LoadApp(id));
+                self.send(Command::LoadScimSummary(id));
             }
+            Screen::Activity(_) => ActivityView::reload(self),
             Screen::Audit(v) => {
                 let app = v.app;
                 self.send(Command::LoadAudit(app));
@@ -433,6 +439,8 @@ impl App {
             Reply::TokenTested(result) => SecretModal::on_tested(self, result),
             Reply::Updated(result) => EditApp::on_updated(self, result),
             Reply::Audit(app, result) => AuditView::on_audit(self, app, result),
+            Reply::Activity { more, result } => ActivityView::on_activity(self, id, more, result),
+            Reply::ScimSummary(app, result) => ActivityView::on_summary(self, app, result),
         }
     }
 
