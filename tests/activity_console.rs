@@ -45,7 +45,10 @@ async fn provider_sync(env: &ScimEnv, clock: &ManualClock) {
         .await;
     step();
     let refused = env
-        .post("/Users", json!({"schemas": [USER], "userName": "dave", "active": true}))
+        .post(
+            "/Users",
+            json!({"schemas": [USER], "userName": "dave", "active": true}),
+        )
         .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
     step();
@@ -211,8 +214,14 @@ async fn a_provider_sync_is_found_in_the_api_and_on_the_console_screen() {
     serve_requests(&mut app, &env).await;
     let text = screen(&app, 120, 40);
     snapshot("manage_after_sync_120x40", &text);
-    assert!(text.contains("Last SCIM call") && text.contains("patch User"), "{text}");
-    assert!(text.contains("Last SCIM error") && text.contains("HTTP 400 invalidValue"), "{text}");
+    assert!(
+        text.contains("Last SCIM call") && text.contains("patch User"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Last SCIM error") && text.contains("HTTP 400 invalidValue"),
+        "{text}"
+    );
     env.server.shutdown().await.unwrap();
 }
 

@@ -145,7 +145,13 @@ pub fn many_apps(n: usize) -> Vec<ClientApp> {
 /// because userName is not an email, a deactivation, and a group.
 pub fn activity_events() -> Vec<crate::wire::ActivityEvent> {
     use crate::wire::{ActivityEvent, ScimOperation as Op, ScimResourceType as Res};
-    let ev = |id: i64, op: Op, res: Res, name: &str, status: u16, scim_type: Option<&str>, detail: Option<&str>| {
+    let ev = |id: i64,
+              op: Op,
+              res: Res,
+              name: &str,
+              status: u16,
+              scim_type: Option<&str>,
+              detail: Option<&str>| {
         ActivityEvent {
             id,
             at: NOW - time::Duration::seconds(id * 7),
@@ -167,7 +173,15 @@ pub fn activity_events() -> Vec<crate::wire::ActivityEvent> {
     };
     vec![
         ev(1, Op::Create, Res::Group, "Engineering", 201, None, None),
-        ev(2, Op::Patch, Res::User, "carol@example.com", 200, None, Some("active: false")),
+        ev(
+            2,
+            Op::Patch,
+            Res::User,
+            "carol@example.com",
+            200,
+            None,
+            Some("active: false"),
+        ),
         ev(
             3,
             Op::Create,

@@ -434,7 +434,14 @@ fn activity_all() -> App {
     app.on_event(&ch('A'));
     let sent = app.take_commands();
     assert!(
-        matches!(&sent[..], [Command::LoadActivity { app: None, failed_only: false, cursor: None }]),
+        matches!(
+            &sent[..],
+            [Command::LoadActivity {
+                app: None,
+                failed_only: false,
+                cursor: None
+            }]
+        ),
         "{sent:?}"
     );
     app.answer(activity_page(fixtures::activity_events(), Some("c2")));
@@ -478,7 +485,17 @@ fn activity_screens() {
         app.on_event(&ch('f'));
         let sent = app.take_commands();
         assert!(
-            matches!(&sent[..], [.., Command::LoadActivity { failed_only: true, cursor: None, .. }]),
+            matches!(
+                &sent[..],
+                [
+                    ..,
+                    Command::LoadActivity {
+                        failed_only: true,
+                        cursor: None,
+                        ..
+                    }
+                ]
+            ),
             "{sent:?}"
         );
         app.answer(activity_page(Vec::new(), None));
@@ -542,7 +559,10 @@ fn activity_pages_append_and_stale_replies_are_dropped() {
     let sent = app.take_commands();
     assert_eq!(sent.len(), 2, "{sent:?}");
     let ids: Vec<RequestId> = app.pending.keys().copied().collect();
-    app.on_reply(ids[1], activity_page(vec![fixtures::activity_events()[2].clone()], None));
+    app.on_reply(
+        ids[1],
+        activity_page(vec![fixtures::activity_events()[2].clone()], None),
+    );
     app.on_reply(ids[0], activity_page(fixtures::activity_events(), None));
     let Screen::Activity(v) = &app.screen else {
         panic!("not on the activity screen")
@@ -559,7 +579,10 @@ fn activity_failures_are_marked_without_colour() {
     let t = render(&app, 80, 24);
     let buf = t.backend().buffer();
     let rows: Vec<String> = (0..24).map(|y| row_text(buf, y)).collect();
-    let failed = rows.iter().find(|r| r.contains("dave")).expect("the failed create is listed");
+    let failed = rows
+        .iter()
+        .find(|r| r.contains("dave"))
+        .expect("the failed create is listed");
     assert!(failed.contains("400") && failed.contains("FAILED"), "{failed}");
     assert!(rows.iter().filter(|r| r.contains(" ok")).count() >= 4);
     for cell in buf.content() {
@@ -577,7 +600,13 @@ fn hostile_activity_text_is_escaped() {
     app.answer(activity_page(events, None));
     app.on_event(&key(KeyCode::Enter));
     let t = render(&app, 120, 40);
-    let all: String = t.backend().buffer().content().iter().map(|c| c.symbol()).collect();
+    let all: String = t
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
     assert!(!all.contains('\x1b') && !all.contains('\x07') && !all.contains('\u{202E}'));
     assert!(all.contains("\\x1b]52;c;aGk=\\x07"), "{all}");
 }
@@ -608,4 +637,42 @@ fn manage_page_shows_the_last_scim_call_and_error() {
         ));
         app
     });
+}
+
+#[test]
+fn help_pages_when_it_does_not_fit() {
+    snap("help_page_2", || {
+        let mut app = list();
+        app.on_event(&ch('?'));
+        // Draw once so the overlay knows its pages, then turn one.
+        render(&app, 80, 24);
+        app.on_event(&ch('j'));
+        app
+    });
+    snap("help_on_activity", || {
+        let mut app = activity_all();
+        app.on_event(&ch('?'));
+        app
+    });
+}
+
+/// Every action is listed somewhere in the help at the smallest size: nothing silently clipped.
+#[test]
+fn help_lists_every_action_at_80x24() {
+    let mut app = list();
+    app.on_event(&ch('?'));
+    let mut text = String::new();
+    for _ in 0..10 {
+        let t = render(&app, 80, 24);
+        let buf = t.backend().buffer();
+        text.extend((0..24).map(|y| row_text(buf, y) + "\n"));
+        app.on_event(&ch('j'));
+    }
+    for action in super::keymap::Action::ALL {
+        let help: String = action.help().chars().take(12).collect();
+        assert!(
+            text.contains(&help),
+            "{action:?} ({help}) is not in the help:\n{text}"
+        );
+    }
 }

@@ -15,9 +15,9 @@ pub use super::modals::{
 };
 pub use super::screens::{
     Screen,
+    activity::{ActivityView, ScimSummary},
     add_app::AddApp,
     app_list::AppList,
-    activity::{ActivityView, ScimSummary},
     audit::AuditView,
     login::LoginForm,
     manage::{Manage, issue_blocked, token_active},
@@ -135,6 +135,9 @@ pub struct App {
     pub list: ListView,
     pub modal: Option<Modal>,
     pub help: bool,
+    /// The help overlay's page, and how many it had at the last draw.
+    pub help_page: usize,
+    pub help_pages: Cell<usize>,
     pub toast: Option<Toast>,
     /// Requests sent and not yet answered; the newest is last.
     pub pending: BTreeMap<RequestId, Pending>,
@@ -173,6 +176,8 @@ impl App {
             list: ListView::default(),
             modal: None,
             help: false,
+            help_page: 0,
+            help_pages: Cell::new(1),
             toast: None,
             pending: BTreeMap::new(),
             spinner: 0,
@@ -361,9 +366,14 @@ impl App {
             return;
         }
         if self.help {
+            let last = self.help_pages.get().saturating_sub(1);
             match global {
                 Some(Action::Help | Action::Back) => self.help = false,
                 Some(Action::Quit) => self.quit = true,
+                Some(Action::Down | Action::PageDown) => self.help_page = (self.help_page + 1).min(last),
+                Some(Action::Up | Action::PageUp) => self.help_page = self.help_page.saturating_sub(1),
+                Some(Action::Top) => self.help_page = 0,
+                Some(Action::Bottom) => self.help_page = last,
                 _ => {}
             }
             return;
@@ -374,6 +384,7 @@ impl App {
         }
         if !self.screen.typing(self) && global == Some(Action::Help) {
             self.help = true;
+            self.help_page = 0;
             return;
         }
         Screen::on_key(self, key, event);

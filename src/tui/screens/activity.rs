@@ -343,10 +343,7 @@ fn draw_activity(frame: &mut Frame, app: &App, view: &ActivityView, theme: &Them
             (None, true) if view.failed_only => vec![
                 Line::raw("No failed SCIM calls recorded."),
                 Line::styled(
-                    format!(
-                        "{} shows every call.",
-                        app.keymap.label(Action::FailedOnly)
-                    ),
+                    format!("{} shows every call.", app.keymap.label(Action::FailedOnly)),
                     theme.dim(),
                 ),
             ],
@@ -382,9 +379,11 @@ fn draw_activity(frame: &mut Frame, app: &App, view: &ActivityView, theme: &Them
         }
         return;
     }
-    let [list_area, detail_area] =
-        Layout::vertical([Constraint::Fill(1), Constraint::Length(body.height.min(40) / 3 + 2)])
-            .areas(body);
+    let [list_area, detail_area] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(body.height.min(40) / 3 + 2),
+    ])
+    .areas(body);
     let inner = block.inner(list_area);
     frame.render_widget(block, list_area);
     draw_rows(frame, app, view, theme, inner);
@@ -410,7 +409,11 @@ fn draw_activity(frame: &mut Frame, app: &App, view: &ActivityView, theme: &Them
                 truncate(&format!("✖ {why}"), inner.width as usize),
                 theme.danger(),
             )),
-            Rect { y, height: 1, ..inner },
+            Rect {
+                y,
+                height: 1,
+                ..inner
+            },
         );
     }
 }
@@ -422,23 +425,33 @@ fn draw_rows(frame: &mut Frame, _app: &App, view: &ActivityView, theme: &Theme, 
     let rest = (area.width as usize).saturating_sub(fixed);
     let app_w = if all_apps { (rest / 3).min(20) } else { 0 };
     let name_w = rest.saturating_sub(app_w + usize::from(all_apps));
-    let cols = |m: &str, at: &str, app_name: &str, op: &str, res: &str, name: &str, status: &str, outcome: &str| {
-        let mut row = format!("{}{} ", fit(m, 2), fit(at, 14));
-        if all_apps {
-            row.push_str(&fit(app_name, app_w));
-            row.push(' ');
-        }
-        row.push_str(&format!(
-            "{} {} {} {} {}",
-            fit(op, 7),
-            fit(res, 5),
-            fit(name, name_w),
-            fit(status, 4),
-            fit(outcome, 6)
-        ));
-        row
-    };
-    let header = cols("", "At (UTC)", "App", "Op", "Type", "userName / displayName", "HTTP", "Result");
+    let cols =
+        |m: &str, at: &str, app_name: &str, op: &str, res: &str, name: &str, status: &str, outcome: &str| {
+            let mut row = format!("{}{} ", fit(m, 2), fit(at, 14));
+            if all_apps {
+                row.push_str(&fit(app_name, app_w));
+                row.push(' ');
+            }
+            row.push_str(&format!(
+                "{} {} {} {} {}",
+                fit(op, 7),
+                fit(res, 5),
+                fit(name, name_w),
+                fit(status, 4),
+                fit(outcome, 6)
+            ));
+            row
+        };
+    let header = cols(
+        "",
+        "At (UTC)",
+        "App",
+        "Op",
+        "Type",
+        "userName / displayName",
+        "HTTP",
+        "Result",
+    );
     let rows = table_header(frame, area, header);
     let h = rows.height as usize;
     let offset = view.list.scroll(view.events.len(), h);
@@ -537,10 +550,7 @@ pub fn summary_lines(app: &App, id: Uuid, theme: &Theme, width: u16, rows: u16) 
     match rows {
         0 => Vec::new(),
         1 => {
-            let has_error = app
-                .scim_summary
-                .get(&id)
-                .is_some_and(|s| s.last_error.is_some());
+            let has_error = app.scim_summary.get(&id).is_some_and(|s| s.last_error.is_some());
             vec![lines.swap_remove(usize::from(has_error))]
         }
         _ => lines,
@@ -578,7 +588,10 @@ fn summary(app: &App, id: Uuid, theme: &Theme, width: u16) -> Vec<Line<'static>>
                 Outcome::Success => Style::new(),
                 Outcome::Failure => theme.danger(),
             };
-            Line::from(vec![label("Last SCIM call"), Span::styled(truncate(&text, room), style)])
+            Line::from(vec![
+                label("Last SCIM call"),
+                Span::styled(truncate(&text, room), style),
+            ])
         }
     };
     let error = match &summary.last_error {
