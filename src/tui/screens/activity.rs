@@ -269,11 +269,7 @@ impl View for ActivityView {
                     _ => Screen::AppList(AppList),
                 }
             }
-            Some(Action::ActivityDetail) => {
-                if v.selected().is_some() {
-                    v.detail_full = !v.detail_full;
-                }
-            }
+            Some(Action::ActivityDetail) if v.selected().is_some() => v.detail_full = !v.detail_full,
             Some(Action::FailedOnly) => {
                 v.failed_only = !v.failed_only;
                 v.events.clear();
