@@ -425,7 +425,6 @@ string_enum! {
         UnsupportedMediaType = "unsupported_media_type",
         PayloadTooLarge = "payload_too_large",
         UnreadableBody = "unreadable_body",
-        Unavailable = "unavailable",
     }
 }
 

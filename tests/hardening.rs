@@ -467,6 +467,12 @@ async fn admin_delete_keeps_a_super_admin_and_a_member_for_every_app() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("last super admin"), "{err}");
+    let out = admin_cli(&h.db, &["set-role", "root", "--role", "developer"], None);
+    assert!(
+        !out.status.success(),
+        "the last super admin cannot be demoted either"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("last super admin"));
 
     let out = admin_cli(&h.db, &["delete", "dev"], None);
     assert!(!out.status.success());

@@ -245,7 +245,7 @@ fn add_app_enable_scim_issue_copy_and_restart() {
     // `y` sends it over OSC 52 (no DISPLAY here, so `auto` picks OSC 52).
     let before = t.raw().len();
     t.send("y");
-    t.wait_for("clipboard (OSC 52)");
+    t.wait_for("Sent via OSC 52");
     let raw = t.wait_raw("an OSC 52 sequence", |r| osc52_payload(r, before).is_some());
     assert_eq!(
         osc52_payload(&raw, before).unwrap(),

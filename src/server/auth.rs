@@ -254,7 +254,9 @@ pub async fn login(
         detail: Some(detail),
         address: Some(address),
     };
-    let user_collapse = format!("login|{actor}|{address}|{bucket}");
+    // Wrong passwords and lockout refusals are counted on separate rows, so each row's detail
+    // says what its count is of.
+    let failed_key = format!("login-failed|{actor}|{address}|{bucket}");
 
     let mut tx = state.store.begin().await?;
     tx.lock_login(&user_key).await?;
@@ -270,7 +272,7 @@ pub async fn login(
         if user_locked {
             tx.insert_audit_collapsed(
                 &failed("rate limited: too many failed sign-ins for this username"),
-                &user_collapse,
+                &format!("login-locked|{actor}|{address}|{bucket}"),
             )
             .await?;
         } else {
@@ -292,7 +294,7 @@ pub async fn login(
     if !valid {
         // No admin can have this name, so there is no password to check.
         tx.finish_login_attempt(attempt, Outcome::Failure).await?;
-        tx.insert_audit_collapsed(&failed("wrong username or password"), &user_collapse)
+        tx.insert_audit_collapsed(&failed("wrong username or password"), &failed_key)
             .await?;
         tx.commit().await?;
         return Err(ApiError::unauthorized("wrong username or password"));
@@ -315,7 +317,7 @@ pub async fn login(
     let mut tx = state.store.begin().await?;
     let Some(record) = record.filter(|_| ok) else {
         tx.finish_login_attempt(attempt, Outcome::Failure).await?;
-        tx.insert_audit_collapsed(&failed("wrong username or password"), &user_collapse)
+        tx.insert_audit_collapsed(&failed("wrong username or password"), &failed_key)
             .await?;
         tx.commit().await?;
         return Err(ApiError::unauthorized("wrong username or password"));

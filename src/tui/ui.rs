@@ -71,8 +71,13 @@ pub fn draw(frame: &mut Frame, app: &App) {
     app.too_small.set(small);
     app.list_rows.set(None);
     if small {
+        let how = if app.secret_open() {
+            "a secret is open: enlarge the terminal to store it and close it".to_owned()
+        } else {
+            format!("{} quits", app.keymap.label(Action::Quit))
+        };
         let msg = format!(
-            "terminal too small: {}×{}, need {MIN_WIDTH}×{MIN_HEIGHT}",
+            "terminal too small: {}×{}, need {MIN_WIDTH}×{MIN_HEIGHT} · {how}",
             area.width, area.height
         );
         let y = area.y + area.height / 2;
@@ -133,7 +138,10 @@ fn draw_status(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         Link::SignedOut => Span::styled("○ signed out", theme.warn()),
         Link::Unreachable(_) => Span::styled("✖ server unreachable, r retries", theme.danger()),
     };
-    let text = format!(" {} · {} · {} ", c.label, c.server, who);
+    let clears = super::modals::secret::clears_in(app)
+        .map(|s| format!(" · clipboard clears in {s} s"))
+        .unwrap_or_default();
+    let text = format!(" {} · {} · {}{clears} ", c.label, c.server, who);
     let room = (area.width as usize).saturating_sub(width(&link.content) + 1);
     let line = Line::from(vec![Span::raw(fit(&text, room)), link]);
     frame.render_widget(
@@ -297,14 +305,16 @@ fn draw_help(frame: &mut Frame, app: &App, theme: &Theme, body: Rect) {
         ]);
         blocks
     };
-    // Flows blocks down columns of `height`: a short block is never split, and a title never
-    // ends a column.
-    let flow = |blocks: Vec<Vec<Line<'static>>>| -> Vec<Vec<Line<'static>>> {
+    // Flows blocks down columns of `height`. A block may continue in the next column of the
+    // same page, never on the next page if it fits on one; a title never ends a column.
+    let flow = |blocks: Vec<Vec<Line<'static>>>, ncols: usize| -> Vec<Vec<Line<'static>>> {
         let mut cols: Vec<Vec<Line>> = vec![Vec::new()];
         for block in blocks {
-            let room = height.saturating_sub(cols.last().map_or(0, Vec::len));
-            let last_len = cols.last().map_or(0, Vec::len);
-            if last_len > 0 && (room < 2 || (block.len() <= 4 && block.len() > room)) {
+            let used = cols.last().map_or(0, Vec::len);
+            let room = height.saturating_sub(used);
+            let page_ends = cols.len() % ncols == 0;
+            let keep_whole = block.len() <= height && (page_ends || block.len() <= 4);
+            if used > 0 && (room < 2 || (keep_whole && block.len() > room)) {
                 cols.push(Vec::new());
             }
             for line in block {
@@ -320,10 +330,10 @@ fn draw_help(frame: &mut Frame, app: &App, theme: &Theme, body: Rect) {
     let max_cols = (inner_w / 38).clamp(1, 3) as usize;
     let col_w = |n: usize| ((inner_w as usize + 2) / n).saturating_sub(2);
     let mut ncols = max_cols;
-    let mut cols = flow(blocks(col_w(ncols)));
+    let mut cols = flow(blocks(col_w(ncols)), ncols);
     if cols.len() < ncols {
         ncols = cols.len().max(1);
-        cols = flow(blocks(col_w(ncols)));
+        cols = flow(blocks(col_w(ncols)), ncols);
     }
     let pages = cols.len().div_ceil(ncols).max(1);
     app.help_pages.set(pages);

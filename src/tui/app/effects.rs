@@ -8,6 +8,8 @@ use crate::wire::{
     ActivityPage, Admin, AppCreated, AuditEvent, ClientApp, ClientSecretIssued, IssuedToken, ScimChanged,
 };
 use secrecy::SecretString;
+use std::path::PathBuf;
+use std::time::Instant;
 use uuid::Uuid;
 
 /// Names one request from send to reply. Ids grow, so the newest request sorts last.
@@ -35,6 +37,7 @@ pub enum Kind {
     IssueToken,
     RevokeToken,
     Copy,
+    Write,
     TestToken,
     Start,
 }
@@ -56,6 +59,7 @@ impl Kind {
             Kind::IssueToken => "issuing the token",
             Kind::RevokeToken => "revoking the token",
             Kind::Copy => "copying",
+            Kind::Write => "writing the file",
             Kind::TestToken => "testing the token",
             Kind::Start => "starting",
         }
@@ -119,6 +123,10 @@ pub enum Command {
     LoadScimSummary(Uuid),
     /// Copy the open secret modal's secret; the runtime owns the clipboard and the terminal.
     CopySecret,
+    /// Copy a client ID (not a secret: no auto-clear).
+    CopyText(String),
+    /// Write the open secret to a new file (0600, never overwriting), relative to the cwd.
+    WriteSecret(PathBuf),
     /// Copy an app's SCIM base URL (not a secret; the same clipboard path).
     CopyScimUrl(String),
     TestToken(SecretString),
@@ -139,7 +147,8 @@ impl Command {
             Command::LoadAudit(_) => Kind::LoadAudit,
             Command::LoadActivity { .. } => Kind::LoadActivity,
             Command::LoadScimSummary(_) => Kind::LoadScimSummary,
-            Command::CopySecret | Command::CopyScimUrl(_) => Kind::Copy,
+            Command::CopySecret | Command::CopyText(_) | Command::CopyScimUrl(_) => Kind::Copy,
+            Command::WriteSecret(_) => Kind::Write,
             Command::TestToken(_) => Kind::TestToken,
         }
     }
@@ -195,7 +204,13 @@ pub enum Reply {
         result: Result<ActivityPage, ClientError>,
     },
     ScimSummary(Uuid, Result<ScimSummary, ClientError>),
-    Copied(String),
+    /// Where the copy went, and when the clipboard will be cleared if it still holds it.
+    Copied {
+        message: String,
+        clears_at: Option<Instant>,
+    },
+    /// The file the secret was written to, or why not.
+    Written(Result<PathBuf, String>),
     /// What copying the SCIM base URL did.
     ScimUrlCopied(String),
     TokenTested(Result<(u16, String), ClientError>),
@@ -218,7 +233,8 @@ impl Reply {
             Reply::Audit(..) => Kind::LoadAudit,
             Reply::Activity { .. } => Kind::LoadActivity,
             Reply::ScimSummary(..) => Kind::LoadScimSummary,
-            Reply::Copied(_) | Reply::ScimUrlCopied(_) => Kind::Copy,
+            Reply::Copied { .. } | Reply::ScimUrlCopied(_) => Kind::Copy,
+            Reply::Written(_) => Kind::Write,
             Reply::TokenTested(_) => Kind::TestToken,
             Reply::StartFailed(_) => Kind::Start,
         }

@@ -63,6 +63,7 @@ impl Manage {
             other => {
                 if let Some(a) = app.ok(other) {
                     app.upsert(a);
+                    Self::check_unseen_token(app, id);
                 }
             }
         }
@@ -82,12 +83,56 @@ impl Manage {
     }
 
     pub(crate) fn on_token_revoked(app: &mut App, id: Uuid, result: Result<(), ClientError>) {
+        let reissue = app.reissue_after_revoke.remove(&id);
         if app.ok(result).is_some() {
-            app.toast(
+            if reissue {
+                app.toast(
+                    ToastKind::Info,
+                    "The unseen token was revoked; issuing a new one…",
+                );
+                app.send(Command::IssueToken(id));
+            } else {
+                app.toast(
+                    ToastKind::Info,
+                    "The token was revoked. You can issue a new one (i).",
+                );
+                app.send(Command::LoadApp(id));
+            }
+        }
+    }
+
+    /// The reply to an issue never arrived (the link dropped after the request went out), or the
+    /// server says a token is already active: re-read the app to learn what really happened.
+    pub(crate) fn on_issue_unknown(app: &mut App, id: Uuid, why: String) {
+        app.issue_unknown.insert(id);
+        app.toast(
+            ToastKind::Error,
+            format!("The token request's outcome is unknown ({why}); checking the server…"),
+        );
+        app.send(Command::LoadApp(id));
+    }
+
+    /// After re-reading: a token active on the server that this console never showed means its
+    /// one showing was lost. Say so, and offer to revoke it and issue a new one.
+    fn check_unseen_token(app: &mut App, id: Uuid) {
+        if !app.issue_unknown.remove(&id) {
+            return;
+        }
+        let Some(a) = app.app(id) else { return };
+        match &a.token {
+            Some(t) if t.state == TokenState::Active && !app.shown_tokens.contains(&t.token_id) => {
+                let name = a.name.clone();
+                app.modal = Some(Modal::Confirm(Confirm {
+                    kind: ConfirmKind::RevokeAndReissue { id },
+                    app_name: name,
+                    typed: None,
+                    mismatch: false,
+                }));
+            }
+            _ => app.toast(
                 ToastKind::Info,
-                "The token was revoked. You can issue a new one (i).",
-            );
-            app.send(Command::LoadApp(id));
+                "No token was issued: the request did not reach the server. Press i to try again.",
+            ),
         }
     }
 }
@@ -157,6 +202,15 @@ impl View for Manage {
         );
         if changes && !a.can_manage {
             app.toast(ToastKind::Error, manage_refusal());
+            return;
+        }
+        if changes
+            && app
+                .pending
+                .values()
+                .any(|p| p.kind.mutates() && p.target == Some(id))
+        {
+            // A change to this app is on its way: a second press (a slow link) does nothing.
             return;
         }
         match action {
