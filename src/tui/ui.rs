@@ -312,7 +312,7 @@ fn draw_help(frame: &mut Frame, app: &App, theme: &Theme, body: Rect) {
         for block in blocks {
             let used = cols.last().map_or(0, Vec::len);
             let room = height.saturating_sub(used);
-            let page_ends = cols.len() % ncols == 0;
+            let page_ends = cols.len().is_multiple_of(ncols);
             let keep_whole = block.len() <= height && (page_ends || block.len() <= 4);
             if used > 0 && (room < 2 || (keep_whole && block.len() > room)) {
                 cols.push(Vec::new());
