@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::PASSWORD;
 use devconsole::wire::Role;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -606,4 +607,40 @@ fn serve_refuses_a_renew_interval_it_cannot_honour() {
         assert!(!stderr.contains("panicked"), "{value}: {stderr}");
         assert!(stderr.contains("--renew-interval-minutes"), "{value}: {stderr}");
     }
+}
+
+/// Item 1/2: behind a trusted proxy the per-address lockout is per client, not per proxy.
+#[tokio::test]
+async fn behind_a_trusted_proxy_one_client_cannot_lock_out_another() {
+    let h = common::app()
+        .configure(|c| c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()])
+        .spawn()
+        .await;
+    h.admin("ann", Role::Developer).await;
+    let attempt = |from: &'static str, username: String, password: &'static str| {
+        h.http
+            .post(format!("{}/console/v1/sessions", h.url()))
+            .header("X-Forwarded-For", from)
+            .json(&json!({"username": username, "password": password}))
+            .send()
+    };
+    let mut last = StatusCode::OK;
+    for i in 0..21 {
+        last = attempt("198.51.100.66", format!("guess{i}"), "wrong password")
+            .await
+            .unwrap()
+            .status();
+    }
+    assert_eq!(
+        last,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the spraying address is locked out"
+    );
+    let other = attempt("198.51.100.77", "ann".into(), PASSWORD).await.unwrap();
+    assert_eq!(
+        other.status(),
+        StatusCode::CREATED,
+        "another client behind the proxy is not"
+    );
+    h.shutdown().await.unwrap();
 }

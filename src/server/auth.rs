@@ -363,3 +363,54 @@ pub async fn mint_local_session(state: &AppState) -> Result<SecretString, ApiErr
     tx.commit().await?;
     Ok(token)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(peer: [u8; 4], forwarded: &[&str]) -> Parts {
+        let mut req = axum::http::Request::builder();
+        for f in forwarded {
+            req = req.header("x-forwarded-for", *f);
+        }
+        let (mut parts, ()) = req.body(()).unwrap().into_parts();
+        parts
+            .extensions
+            .insert(ConnectInfo(SocketAddr::from((peer, 40000))));
+        parts
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_from_trusted_proxies() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        // An untrusted peer's header is ignored.
+        assert_eq!(
+            client_address(&parts([203, 0, 113, 7], &["1.2.3.4"]), &trusted),
+            "203.0.113.7"
+        );
+        // From a trusted proxy: the nearest untrusted hop, read right to left, so a client cannot
+        // put a fake address in front.
+        assert_eq!(
+            client_address(
+                &parts([10, 0, 0, 5], &["6.6.6.6, 198.51.100.2, 10.1.1.1"]),
+                &trusted
+            ),
+            "198.51.100.2"
+        );
+        assert_eq!(
+            client_address(&parts([10, 0, 0, 5], &["6.6.6.6", "198.51.100.2"]), &trusted),
+            "198.51.100.2",
+            "several headers are one list"
+        );
+        // A hop that is not an address ends the chain at the last trusted one.
+        assert_eq!(
+            client_address(&parts([10, 0, 0, 5], &["198.51.100.2, garbage"]), &trusted),
+            "10.0.0.5"
+        );
+        assert_eq!(client_address(&parts([10, 0, 0, 5], &[]), &trusted), "10.0.0.5");
+        assert_eq!(
+            client_address(&parts([10, 0, 0, 5], &["1.2.3.4"]), &[]),
+            "10.0.0.5"
+        );
+    }
+}

@@ -128,6 +128,14 @@ impl Store {
         self.pool.close().await;
     }
 
+    /// Readiness: takes a connection from the pool and reads the schema (`/readyz`).
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT count(*) FROM sqlite_master")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Starts a write transaction.
     pub async fn begin(&self) -> StoreResult<Tx> {
         Ok(Tx {
