@@ -667,7 +667,8 @@ impl ConsoleClient {
         self.get(&path).await
     }
 
-    /// PROVISIONAL (console-screens) until cli-metrics lands the activity API.
+    /// One page of provisioning activity (SCIM calls), newest first, for one app or all; pass
+    /// the page's `next_cursor` for the next.
     pub async fn activity_page(
         &self,
         app: Option<Uuid>,

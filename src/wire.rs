@@ -448,8 +448,7 @@ string_enum! {
     }
 }
 
-// PROVISIONAL (console-screens): the activity shape proposed in NOTES.md 00:50, until
-// cli-metrics lands the real one; the console adapts to theirs.
+// ---- provisioning activity (`GET /console/v1/activity`, `/apps/{id}/activity`) ----
 string_enum! {
     /// What a recorded SCIM call did.
     pub enum ScimOperation {

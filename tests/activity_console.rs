@@ -146,6 +146,7 @@ fn screen(app: &App, w: u16, h: u16) -> String {
 fn snapshot(name: &str, text: &str) {
     insta::with_settings!({filters => vec![
         (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "[uuid]"),
+        (r"Client ID( +)[A-Za-z0-9_-]{20}", "Client ID$1[client id 20 chars]"),
     ]}, {
         insta::assert_snapshot!(name, text);
     });
