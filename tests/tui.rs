@@ -49,6 +49,9 @@ impl Term {
             cmd.env_remove(k);
         }
         cmd.env("TERM", "xterm-256color");
+        cmd.env("LANG", "C.UTF-8");
+        cmd.env_remove("LC_ALL");
+        cmd.env_remove("LC_CTYPE");
         cmd.env("DEVCONSOLE_DATA_DIR", home.join("data"));
         cmd.env("DEVCONSOLE_CONFIG_DIR", home.join("config"));
         for (k, v) in extra_env {

@@ -169,8 +169,10 @@ impl View for Manage {
             .keymap
             .lookup(key, &[Context::ManageApp, Context::Global])
             .or_else(|| {
-                (app.keymap.lookup(key, &[Context::AppList]) == Some(Action::AuditLog))
-                    .then_some(Action::AuditLog)
+                // Two list keys work here too: this app's audit log, and copying its client ID.
+                app.keymap
+                    .lookup(key, &[Context::AppList])
+                    .filter(|a| matches!(a, Action::AuditLog | Action::CopyClientId))
             })
         else {
             return;
@@ -222,6 +224,9 @@ impl View for Manage {
             }
             Action::Refresh => app.refresh(),
             Action::AuditLog => super::audit::AuditView::open(app, Some(id)),
+            Action::CopyClientId => {
+                app.send(Command::CopyText(a.client_id.clone()));
+            }
             Action::ConnectProvider => ConnectProvider::open(app, id),
             Action::CopyScimUrl => ConnectProvider::copy_url(app, id),
             Action::Edit => {
@@ -243,10 +248,11 @@ impl View for Manage {
                 }))
             }
             Action::ReissueSecret => {
+                // The current secret stops working at once: as dangerous as a revoke.
                 app.modal = Some(Modal::Confirm(Confirm {
                     kind: ConfirmKind::ReissueSecret { id },
                     app_name: a.name.clone(),
-                    typed: None,
+                    typed: Some(Input::default()),
                     mismatch: false,
                 }))
             }
@@ -259,7 +265,8 @@ impl View for Manage {
                         revokes_token,
                     },
                     app_name: a.name.clone(),
-                    typed: None,
+                    // Switching off revokes the active token: type the name, as for a revoke.
+                    typed: revokes_token.then(Input::default),
                     mismatch: false,
                 }))
             }
