@@ -163,14 +163,15 @@ fn check_terminal() -> std::result::Result<(), String> {
 }
 
 pub fn run(options: Options) -> Result<()> {
-    if let Err(why) = check_terminal() {
-        eprintln!("{why}");
-        std::process::exit(2);
-    }
     install_hooks()?;
     let (config, config_path) = Config::load()?;
     let keymap = Keymap::from_config(&config.keys).map_err(|e| eyre!("{}: {e}", config_path.display()))?;
     let target = target(&options, &config, &config_path)?;
+    // After the config (its errors say more), before the terminal is touched.
+    if let Err(why) = check_terminal() {
+        eprintln!("{why}");
+        std::process::exit(2);
+    }
     init_logging()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
