@@ -138,6 +138,7 @@ impl View for AppList {
             Action::DeleteApp,
             Action::AuditLog,
             Action::CopyClientId,
+            Action::Activity,
             Action::Refresh,
             Action::Help,
             Action::Quit,
@@ -202,6 +203,7 @@ impl View for AppList {
                     app.send(crate::tui::app::Command::CopyText(id));
                 }
             }
+            Action::Activity => super::activity::ActivityView::open(app, None),
             a => {
                 app.list.apply(a, app.visible.len());
             }
