@@ -30,6 +30,10 @@ pub struct ServeArgs {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     #[command(flatten)]
     pub net: server::listener::ServeNetArgs,
+    /// Serve Prometheus metrics at http://ADDR/metrics on a separate listener (off by default;
+    /// keep it on a private address).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// The longest renew interval: one minute less than the 90-day validity, or a token in use
@@ -68,7 +72,11 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     config.session_lifetime = time::Duration::hours(i64::from(args.session_lifetime_hours));
     config.trusted_proxies = args.trusted_proxies;
     args.net.apply(&mut config);
+    config.metrics_listen = args.metrics_listen;
     let running = server::start(config).await?;
+    if let Some(addr) = running.metrics_addr() {
+        eprintln!("devconsole metrics on http://{addr}/metrics");
+    }
     #[cfg(unix)]
     if let Some(reloader) = running.tls_reloader() {
         tokio::spawn(server::tls::reload_on_sighup(reloader));

@@ -55,6 +55,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/.search", post(search_all))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Inside the guard, so it sees the verified app.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::server::metrics::scim,
+        ))
         .layer(axum::middleware::from_fn_with_state(state, guard::guard))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
