@@ -9,8 +9,11 @@
 //! The SQL is kept portable (numbered `$n` parameters, BIGINT millisecond timestamps, partial
 //! unique indexes, `INSERT … ON CONFLICT`).
 
+mod activity;
 mod console;
 mod scim;
+
+pub use activity::*;
 
 pub use console::*;
 #[allow(unused_imports)]
