@@ -831,3 +831,23 @@ fn help_lists_every_action_at_80x24() {
         );
     }
 }
+
+/// The summary is a side request: its failure must not redo what the page's own load reported
+/// (a second 401 would reset the login form the user is typing in).
+#[test]
+fn a_failed_summary_does_not_reset_the_login_form() {
+    let mut app = manage(10);
+    let expired = || ClientError::Api {
+        status: 401,
+        code: "unauthorized".into(),
+        message: "the session expired".into(),
+    };
+    app.answer(Reply::App(Uuid::from_u128(10), Err(expired())));
+    assert!(matches!(app.screen, Screen::Login(_)));
+    typed(&mut app, "alice");
+    app.answer(Reply::ScimSummary(Uuid::from_u128(10), Err(expired())));
+    let Screen::Login(form) = &app.screen else {
+        panic!("left the login screen")
+    };
+    assert_eq!(form.username.value(), "alice");
+}
