@@ -54,6 +54,8 @@ pub struct ServerConfig {
     pub oauth_per_minute: u32,
     /// SCIM requests per minute per app.
     pub scim_per_minute: u32,
+    /// Wall-clock time one SCIM database call may run before it is refused (`400 tooMany`).
+    pub scim_query_budget: std::time::Duration,
     /// Base URL used in SCIM `meta.location`; defaults to `http(s)://<bound address>`.
     pub public_url: Option<String>,
     /// Provisioning activity retention.
@@ -79,6 +81,7 @@ impl ServerConfig {
             login_limits: LoginLimits::default(),
             oauth_per_minute: 30,
             scim_per_minute: 240,
+            scim_query_budget: crate::store::SCIM_QUERY_BUDGET,
             public_url: None,
             activity: activity::ActivityConfig::default(),
             conn: ConnLimits::default(),
@@ -193,7 +196,9 @@ impl RunningServer {
 
 /// Opens the database, binds, and serves in a background task.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
-    let store = Store::open(&config.database_url).await?;
+    let store = Store::open(&config.database_url)
+        .await?
+        .with_scim_budget(config.scim_query_budget);
     let tokens = TokenService::new(store.clone(), config.clock.clone(), config.tokens.clone()).await?;
     let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -83,6 +83,9 @@ fn restrict_to_owner(db: &std::path::Path) {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    /// SCIM's own connections and time budget (store/scim.rs), so SCIM load cannot take the
+    /// console's connections.
+    scim: scim::ScimPool,
 }
 
 /// A write transaction. Every primitive on it runs inside the transaction; nothing is visible
@@ -118,16 +121,18 @@ impl Store {
             // A ping before each acquire is one more hop to the connection's worker thread per
             // query; a local SQLite connection does not go stale between uses.
             .test_before_acquire(false)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         restrict_to_owner(&filename);
         MIGRATOR.run(&pool).await?;
-        let store = Store { pool };
+        let scim = scim::ScimPool::connect(options).await?;
+        let store = Store { pool, scim };
         store.backfill_name_skeletons().await?;
         Ok(store)
     }
 
     pub async fn close(&self) {
+        self.scim.close().await;
         self.pool.close().await;
     }
 

@@ -4,9 +4,50 @@
 
 use super::{Store, StoreError, StoreResult, is_unique_violation};
 use crate::clock::{from_millis, to_millis};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use sqlx::{AssertSqlSafe, Connection, Row, Sqlite, SqlitePool};
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 use time::OffsetDateTime;
+
+/// Connections for SCIM. The console, login and token checks use the other pool, so however
+/// hard SCIM is driven they always find a connection.
+pub const SCIM_CONNECTIONS: u32 = 4;
+/// Wall-clock time one SCIM database call may run before SQLite interrupts it.
+pub const SCIM_QUERY_BUDGET: Duration = Duration::from_secs(2);
+/// SQLite virtual-machine steps between two looks at the clock.
+const BUDGET_CHECK_STEPS: i32 = 1000;
+
+/// SCIM's connection pool and the time budget of each call.
+#[derive(Clone, Debug)]
+pub(super) struct ScimPool {
+    pool: SqlitePool,
+    budget: Duration,
+}
+
+impl ScimPool {
+    pub(super) async fn connect(options: SqliteConnectOptions) -> StoreResult<ScimPool> {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(SCIM_CONNECTIONS)
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await?;
+        Ok(ScimPool {
+            pool,
+            budget: SCIM_QUERY_BUDGET,
+        })
+    }
+
+    pub(super) async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Did SQLite stop this call because it ran past its time budget (`SQLITE_INTERRUPT`)?
+pub fn is_over_budget(e: &StoreError) -> bool {
+    matches!(e, StoreError::Db(e) if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("9"))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScimTable {
@@ -96,7 +137,22 @@ pub struct MemberTarget {
     pub display: String,
 }
 
+/// What [`Store::scim_delete_group`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupDelete {
+    Deleted,
+    Missing,
+    /// Not deleted: the group is at this version, not the one expected.
+    Changed(i64),
+}
+
 type Tx<'c> = sqlx::Transaction<'c, sqlx::Sqlite>;
+
+/// Timestamps are stored in milliseconds; a write returns them at that precision too, so a
+/// POST's `meta.created` reads the same as every later GET.
+fn stored_precision(t: OffsetDateTime) -> OffsetDateTime {
+    from_millis(to_millis(t))
+}
 
 fn bind_args<'q>(
     mut q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
@@ -131,13 +187,34 @@ fn row_from(row: &sqlx::sqlite::SqliteRow) -> StoreResult<ScimRow> {
 }
 
 impl Store {
+    /// Sets the time budget of every SCIM database call (default [`SCIM_QUERY_BUDGET`]).
+    pub fn with_scim_budget(mut self, budget: Duration) -> Store {
+        self.scim.budget = budget;
+        self
+    }
+
+    /// A SCIM connection whose statements SQLite interrupts once the budget has passed. The
+    /// handler is set afresh on every checkout, so one left by an abandoned call never
+    /// outlives its own.
+    async fn scim_conn(&self) -> StoreResult<PoolConnection<Sqlite>> {
+        let mut conn = self.scim.pool.acquire().await?;
+        let deadline = Instant::now() + self.scim.budget;
+        conn.lock_handle()
+            .await?
+            .set_progress_handler(BUDGET_CHECK_STEPS, move || Instant::now() < deadline);
+        Ok(conn)
+    }
+
+    /// Inserts a resource. `Ok(None)`: a group member named in `w` no longer exists.
     pub async fn scim_insert(
         &self,
         table: ScimTable,
         w: &ScimWrite<'_>,
         now: OffsetDateTime,
-    ) -> StoreResult<ScimRow> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+    ) -> StoreResult<Option<ScimRow>> {
+        let now = stored_precision(now);
+        let mut conn = self.scim_conn().await?;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
         let q = match table {
             ScimTable::Users => sqlx::query(
                 "INSERT INTO scim_users (id, user_name, user_name_key, external_id, active, resource, \
@@ -163,33 +240,54 @@ impl Store {
             .execute(&mut *tx)
             .await
             .map_err(|e| unique_or(e, table))?;
-        if table == ScimTable::Groups {
-            Self::scim_set_members(&mut tx, w.id, w.members).await?;
+        if table == ScimTable::Groups && !Self::scim_set_members(&mut tx, w.id, w.members).await? {
+            return Ok(None); // the transaction rolls back on drop
         }
         tx.commit().await?;
-        Ok(ScimRow {
+        Ok(Some(ScimRow {
             id: w.id.to_owned(),
             resource: w.resource.to_owned(),
             version: 1,
             created_at: now,
             updated_at: now,
             groups: None,
-        })
+        }))
     }
 
-    async fn scim_set_members(tx: &mut Tx<'_>, group_id: &str, members: &[String]) -> StoreResult<()> {
-        sqlx::query("DELETE FROM scim_group_members WHERE group_id = ?")
-            .bind(group_id)
-            .execute(&mut **tx)
-            .await?;
-        for m in members {
-            sqlx::query("INSERT OR IGNORE INTO scim_group_members (group_id, member_id) VALUES (?, ?)")
-                .bind(group_id)
-                .bind(m)
-                .execute(&mut **tx)
-                .await?;
+    /// Makes the membership table match `members`, changing only what differs, and checks in the
+    /// same transaction that every member still exists (a concurrent delete may have removed
+    /// one since it was looked up). `false`: one does not; the caller rolls back.
+    async fn scim_set_members(tx: &mut Tx<'_>, group_id: &str, members: &[String]) -> StoreResult<bool> {
+        let list = serde_json::to_string(members).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "DELETE FROM scim_group_members WHERE group_id = ?1 \
+             AND member_id NOT IN (SELECT value FROM json_each(?2))",
+        )
+        .bind(group_id)
+        .bind(&list)
+        .execute(&mut **tx)
+        .await?;
+        if members.is_empty() {
+            return Ok(true);
         }
-        Ok(())
+        sqlx::query(
+            "INSERT OR IGNORE INTO scim_group_members (group_id, member_id) \
+             SELECT ?1, value FROM json_each(?2)",
+        )
+        .bind(group_id)
+        .bind(&list)
+        .execute(&mut **tx)
+        .await?;
+        let missing: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM json_each(?1) AS j \
+             WHERE NOT EXISTS (SELECT 1 FROM scim_users u WHERE u.id = j.value) \
+             AND NOT EXISTS (SELECT 1 FROM scim_groups g WHERE g.id = j.value)",
+        )
+        .bind(&list)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("n")?;
+        Ok(missing == 0)
     }
 
     pub async fn scim_get(&self, table: ScimTable, id: &str) -> StoreResult<Option<ScimRow>> {
@@ -203,12 +301,13 @@ impl Store {
                 "SELECT id, resource, version, created_at, updated_at FROM scim_groups WHERE id = ?"
             }
         };
-        let row = sqlx::query(sql).bind(id).fetch_optional(&self.pool).await?;
+        let mut conn = self.scim_conn().await?;
+        let row = sqlx::query(sql).bind(id).fetch_optional(&mut *conn).await?;
         row.as_ref().map(row_from).transpose()
     }
 
     /// Replaces a resource if it is still at `expected_version`. `Ok(None)`: it has changed
-    /// (or gone) since it was read.
+    /// (or gone) since it was read, or a group member named in `w` no longer exists.
     pub async fn scim_replace(
         &self,
         table: ScimTable,
@@ -216,7 +315,9 @@ impl Store {
         expected_version: i64,
         now: OffsetDateTime,
     ) -> StoreResult<Option<ScimRow>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let now = stored_precision(now);
+        let mut conn = self.scim_conn().await?;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
         let q = match table {
             ScimTable::Users => sqlx::query(
                 "UPDATE scim_users SET user_name = ?, user_name_key = ?, external_id = ?, active = ?, \
@@ -247,8 +348,8 @@ impl Store {
         let Some(row) = row else {
             return Ok(None);
         };
-        if table == ScimTable::Groups {
-            Self::scim_set_members(&mut tx, w.id, w.members).await?;
+        if table == ScimTable::Groups && !Self::scim_set_members(&mut tx, w.id, w.members).await? {
+            return Ok(None);
         }
         tx.commit().await?;
         Ok(Some(row_from(&row)?))
@@ -262,6 +363,7 @@ impl Store {
             .as_ref()
             .map(|f| format!(" WHERE {}", f.sql))
             .unwrap_or_default();
+        let mut conn = self.scim_conn().await?;
         let no_args = Vec::new();
         let filter_args = q.filter.as_ref().map(|f| &f.args).unwrap_or(&no_args);
 
@@ -292,7 +394,7 @@ impl Store {
             args.push(SqlArg::Int(q.limit));
             args.push(SqlArg::Int(q.offset));
             let rows = bind_args(sqlx::query(AssertSqlSafe(page_sql)), &args)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *conn)
                 .await?;
             if let Some(first) = rows.first() {
                 let total: i64 = first.try_get("total")?;
@@ -302,15 +404,36 @@ impl Store {
         // No rows on this page (count=0, or startIndex past the end): count on its own.
         let count_sql = format!("SELECT COUNT(*) AS n {from}{where_sql}");
         let total: i64 = bind_args(sqlx::query(AssertSqlSafe(count_sql)), filter_args)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *conn)
             .await?
             .try_get("n")?;
         Ok((total, Vec::new()))
     }
 
-    /// Deletes a group and removes it from the groups it was a member of.
-    pub async fn scim_delete_group(&self, id: &str, now: OffsetDateTime) -> StoreResult<bool> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+    /// Deletes a group (if it is at `expected_version`, when given) and removes it from the
+    /// groups it was a member of, all in one write transaction: each parent's JSON and version
+    /// change together with the membership rows, so a concurrent writer of a parent sees the
+    /// new version and re-reads instead of writing back the deleted member.
+    pub async fn scim_delete_group(
+        &self,
+        id: &str,
+        expected_version: Option<i64>,
+        now: OffsetDateTime,
+    ) -> StoreResult<GroupDelete> {
+        let now = stored_precision(now);
+        let mut conn = self.scim_conn().await?;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        let version: Option<i64> = sqlx::query("SELECT version FROM scim_groups WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("version"))
+            .transpose()?;
+        match (version, expected_version) {
+            (None, _) => return Ok(GroupDelete::Missing),
+            (Some(v), Some(e)) if v != e => return Ok(GroupDelete::Changed(v)),
+            _ => {}
+        }
         let parents = sqlx::query(
             "SELECT g.id, g.resource FROM scim_groups g JOIN scim_group_members m ON m.group_id = g.id \
              WHERE m.member_id = ?",
@@ -344,12 +467,12 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let done = sqlx::query("DELETE FROM scim_groups WHERE id = ?")
+        sqlx::query("DELETE FROM scim_groups WHERE id = ?")
             .bind(id)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        Ok(GroupDelete::Deleted)
     }
 
     /// Which of `ids` exist as users or groups, with their display names.
@@ -358,6 +481,7 @@ impl Store {
             return Ok(Vec::new());
         }
         let list = serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut conn = self.scim_conn().await?;
         let rows = sqlx::query(
             "SELECT id, 0 AS is_group, user_name AS display FROM scim_users \
              WHERE id IN (SELECT value FROM json_each(?1)) \
@@ -365,7 +489,7 @@ impl Store {
              WHERE id IN (SELECT value FROM json_each(?1))",
         )
         .bind(list)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
         rows.iter()
             .map(|r| {
@@ -388,13 +512,14 @@ impl Store {
             return Ok(out);
         }
         let list = serde_json::to_string(user_ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut conn = self.scim_conn().await?;
         let rows = sqlx::query(
             "SELECT m.member_id, g.id, g.display_name FROM scim_group_members m \
              JOIN scim_groups g ON g.id = m.group_id \
              WHERE m.member_id IN (SELECT value FROM json_each(?)) ORDER BY g.display_name_key",
         )
         .bind(list)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
         for r in &rows {
             out.entry(r.try_get("member_id")?)
@@ -481,6 +606,7 @@ mod tests {
         let now = OffsetDateTime::UNIX_EPOCH;
         s.scim_insert(ScimTable::Users, &user("u1", "Ann@example.com", "{}"), now)
             .await
+            .unwrap()
             .unwrap();
         let clash = s
             .scim_insert(ScimTable::Users, &user("u2", "ann@EXAMPLE.com", "{}"), now)
@@ -533,10 +659,25 @@ mod tests {
             s.scim_groups_of(&["child".to_string()]).await.unwrap()["child"],
             [("parent".to_string(), "Parent".to_string())]
         );
-        assert!(s.scim_delete_group("child", now).await.unwrap());
+        assert_eq!(
+            s.scim_delete_group("child", Some(7), now).await.unwrap(),
+            GroupDelete::Changed(1)
+        );
+        assert_eq!(
+            s.scim_delete_group("child", Some(1), now).await.unwrap(),
+            GroupDelete::Deleted
+        );
         let parent = s.scim_get(ScimTable::Groups, "parent").await.unwrap().unwrap();
         assert_eq!(parent.resource, "{}");
         assert_eq!(parent.version, 2);
-        assert!(!s.scim_delete_group("child", now).await.unwrap());
+        assert_eq!(
+            s.scim_delete_group("child", None, now).await.unwrap(),
+            GroupDelete::Missing
+        );
+        // A write naming a member that does not exist is not made.
+        let ghost = ["ghost".to_string()];
+        let g = group("g2", "G2", "{}", &ghost);
+        assert!(s.scim_insert(ScimTable::Groups, &g, now).await.unwrap().is_none());
+        assert!(s.scim_get(ScimTable::Groups, "g2").await.unwrap().is_none());
     }
 }
