@@ -84,7 +84,7 @@ fn user_spec() -> impl Strategy<Value = UserSpec> {
 fn user_body(i: usize, u: &UserSpec) -> Value {
     let mut b = json!({
         "schemas": [USER],
-        "userName": format!("u{i}{}@ex.com", u.local),
+        "userName": format!("u{}z{i}@ex.com", u.local),
         "active": u.active,
     });
     if let Some(t) = &u.title {
