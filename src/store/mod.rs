@@ -3,6 +3,7 @@
 //! The SQL is kept portable (numbered `$n` parameters, BIGINT millisecond timestamps, partial
 //! unique indexes) so a PostgreSQL backend can be added behind the same methods.
 
+pub mod predicate;
 mod scim;
 
 #[allow(unused_imports)]
