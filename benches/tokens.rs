@@ -7,9 +7,8 @@
 use devconsole::client::ConsoleClient;
 use devconsole::clock::{Clock, SystemClock};
 use devconsole::server::{self, ServerConfig};
-use devconsole::store::{NewApp, Store};
+use devconsole::store::{NameKeys, NewApp, Store};
 use devconsole::tokens::{TokenConfig, TokenService};
-use devconsole::wire::Role;
 use secrecy::ExposeSecret;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -89,26 +88,33 @@ async fn main() {
     // The token service alone (transaction + EdDSA signature + digest).
     let store = Store::open(&url).await.unwrap();
     let service = service_with(&url, TokenConfig::default().cache_ttl).await;
-    let creator = store
-        .create_admin("bencher", Role::Developer, None, SystemClock.now())
-        .await
-        .unwrap();
     let mut service_samples = Vec::with_capacity(ISSUES);
     for i in 0..ISSUES {
-        let app = store
-            .insert_app(NewApp {
-                name: &format!("service app {i}"),
-                description: "",
-                client_id: &format!("svc{i}"),
-                client_secret_digest: "unused",
-                creator: &creator,
-                now: SystemClock.now(),
-            })
-            .await
-            .unwrap();
-        store.set_scim(app.id, true, SystemClock.now()).await.unwrap();
+        let name = format!("service app {i}");
+        let client_id = format!("svc{i}");
+        let app_id = uuid::Uuid::now_v7();
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_app(&NewApp {
+            id: app_id,
+            name: NameKeys {
+                name: &name,
+                key: &devconsole::validate::name_key(&name),
+                skeleton: &devconsole::validate::name_skeleton(&name),
+            },
+            description: "",
+            client_id: &client_id,
+            client_secret_digest: "unused",
+            created_by: "bencher",
+            now: SystemClock.now(),
+        })
+        .await
+        .unwrap();
+        tx.set_scim(app_id, true, SystemClock.now()).await.unwrap();
+        tx.commit().await.unwrap();
         let start = Instant::now();
-        service.issue_token(app.id).await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        service.issue_token(&mut tx, app_id).await.unwrap();
+        tx.commit().await.unwrap();
         service_samples.push(start.elapsed());
     }
     report("issue via TokenService::issue_token", service_samples);

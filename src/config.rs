@@ -1,6 +1,7 @@
 //! Terminal console configuration: `config.toml` in the config dir, over the defaults shipped in
 //! `assets/config.toml`. Unknown keys are an error.
 
+use crate::client::ProxySetting;
 use crate::clipboard::ClipboardMode;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -18,6 +19,8 @@ pub struct Config {
     pub clipboard: ClipboardMode,
     /// Seconds until a copied secret is cleared; 0 never clears.
     pub clipboard_clear_after_secs: u64,
+    /// `proxy = "system" | "none" | "<url>"` for remote servers without their own `proxy`.
+    pub proxy: ProxySetting,
     pub profiles: BTreeMap<String, Profile>,
     /// Action name to key specs ("ctrl-d"); parsed by the console's keymap.
     pub keys: BTreeMap<String, Vec<String>>,
@@ -29,6 +32,12 @@ pub struct Profile {
     pub server: String,
     #[serde(default)]
     pub username: Option<String>,
+    /// Overrides the top-level `proxy` for this server.
+    #[serde(default)]
+    pub proxy: Option<ProxySetting>,
+    /// A PEM file of CA certificates trusted for this server, on top of the system store.
+    #[serde(default)]
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// The file as written: every key optional, none unknown.
@@ -39,6 +48,7 @@ struct ConfigFile {
     session_cache: Option<bool>,
     clipboard: Option<ClipboardMode>,
     clipboard_clear_after_secs: Option<u64>,
+    proxy: Option<ProxySetting>,
     #[serde(default)]
     profiles: BTreeMap<String, Profile>,
     #[serde(default)]
@@ -82,6 +92,7 @@ impl Config {
             clipboard_clear_after_secs: file
                 .clipboard_clear_after_secs
                 .expect("assets/config.toml sets clipboard_clear_after_secs"),
+            proxy: file.proxy.expect("assets/config.toml sets proxy"),
             profiles: file.profiles,
             keys: file.keys,
         }
@@ -106,6 +117,9 @@ impl Config {
         if let Some(secs) = file.clipboard_clear_after_secs {
             config.clipboard_clear_after_secs = secs;
         }
+        if let Some(proxy) = file.proxy {
+            config.proxy = proxy;
+        }
         config.profiles.extend(file.profiles);
         config.keys.extend(file.keys);
         Ok(config)
@@ -119,6 +133,32 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((Config::defaults(), path)),
             Err(source) => Err(ConfigError::Read { path, source }),
         }
+    }
+
+    /// The proxy setting for `profile` (or for `--server`, with none).
+    pub fn proxy_for(&self, profile: Option<&Profile>) -> ProxySetting {
+        profile
+            .and_then(|p| p.proxy.clone())
+            .unwrap_or_else(|| self.proxy.clone())
+    }
+
+    /// The transport for one server: its proxy and trust settings, with a relative `ca_cert`
+    /// taken from the config file's directory.
+    pub fn client_builder(
+        &self,
+        server: &str,
+        profile: Option<&Profile>,
+        config_path: &Path,
+    ) -> crate::client::ConsoleClientBuilder {
+        let ca_cert = profile
+            .and_then(|p| p.ca_cert.as_ref())
+            .map(|ca| match config_path.parent() {
+                Some(dir) if ca.is_relative() => dir.join(ca),
+                _ => ca.clone(),
+            });
+        crate::client::ConsoleClient::builder(server)
+            .proxy(self.proxy_for(profile))
+            .ca_cert(ca_cert)
     }
 
     pub fn profile(&self, name: &str, path: &Path) -> Result<&Profile, ConfigError> {
@@ -180,6 +220,37 @@ mod tests {
         assert!(err.to_string().contains("xclip"), "{err}");
         let err = Config::parse("[profiles.a]\nserver = \"x\"\nport = 1\n", &p()).unwrap_err();
         assert!(err.to_string().contains("port"), "{err}");
+    }
+
+    #[test]
+    fn proxy_and_ca_cert_per_profile_over_the_top_level() {
+        let c = Config::defaults();
+        assert_eq!(c.proxy, ProxySetting::System);
+        let c = Config::parse(
+            "proxy = \"none\"\n[profiles.corp]\nserver = \"https://c\"\nproxy = \"http://proxy.corp:3128\"\n\
+             ca_cert = \"corp-ca.pem\"\n[profiles.home]\nserver = \"https://h\"\n",
+            &p(),
+        )
+        .unwrap();
+        let corp = c.profile("corp", &p()).unwrap();
+        assert_eq!(
+            c.proxy_for(Some(corp)),
+            ProxySetting::Url("http://proxy.corp:3128".into())
+        );
+        assert_eq!(
+            c.proxy_for(Some(c.profile("home", &p()).unwrap())),
+            ProxySetting::None
+        );
+        assert_eq!(c.proxy_for(None), ProxySetting::None);
+        assert_eq!(corp.ca_cert.as_deref(), Some(Path::new("corp-ca.pem")));
+        let err = Config::parse("proxy = \"squid\"\n", &p())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("system") && err.contains("squid"), "{err}");
+        let err = Config::parse("proxy = \"ftp://p:21\"\n", &p())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("http://HOST:PORT"), "{err}");
     }
 
     #[test]

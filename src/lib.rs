@@ -8,6 +8,7 @@
 //! The shared core is small: [`wire`] (JSON types both sides agree on), [`store`]
 //! (all SQL), [`tokens`] (signing, digests, verification) and [`clock`].
 
+pub mod admins;
 pub mod client;
 pub mod clipboard;
 pub mod clock;

@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use color_eyre::eyre::{Result, WrapErr, bail, eyre};
+use devconsole::admins;
 use devconsole::server::{self, ServerConfig};
 use devconsole::store::Store;
 use devconsole::wire::Role;
@@ -37,9 +38,17 @@ enum Command {
         /// SCIM requests per minute per app.
         #[arg(long, default_value_t = 240)]
         scim_rate_limit: u32,
-        /// Minutes between recorded uses of a token (renewal writes are coalesced).
-        #[arg(long, default_value_t = 10)]
-        renew_interval_minutes: i64,
+        /// Minutes between recorded uses of a token (renewal writes are coalesced); less than
+        /// the 90-day validity (at most 129599).
+        #[arg(long, default_value_t = 10, value_parser = parse_renew_interval)]
+        renew_interval_minutes: u32,
+        /// Hours a console session lasts after sign-in, however busy (the idle limit is 12 h).
+        #[arg(long, default_value_t = 168, value_parser = clap::value_parser!(u32).range(1..=8760))]
+        session_lifetime_hours: u32,
+        /// A proxy (address or CIDR) whose X-Forwarded-For names the real client; repeat for
+        /// several. From any other peer the header is ignored.
+        #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = parse_cidr)]
+        trusted_proxies: Vec<ipnet::IpNet>,
     },
     /// Bootstrap and operate a server's admins.
     #[command(subcommand)]
@@ -75,7 +84,7 @@ enum AdminCommand {
         #[command(flatten)]
         db: Database,
     },
-    /// Replace an admin's password.
+    /// Replace an admin's password; their sessions end.
     SetPassword {
         name: String,
         #[arg(long, required = true)]
@@ -88,12 +97,60 @@ enum AdminCommand {
         #[command(flatten)]
         db: Database,
     },
+    /// Change an admin's role; their sessions end. The last super admin cannot be demoted.
+    SetRole {
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[command(flatten)]
+        db: Database,
+    },
     /// Delete an admin, ending their sessions and removing them from app access permissions.
+    /// Refused for the last super admin, and for the only member of an app unless
+    /// --reassign-to names who takes those apps over.
     Delete {
+        name: String,
+        /// An admin with Developers authority who becomes a member of every app NAME is the only
+        /// member of.
+        #[arg(long, value_name = "ADMIN")]
+        reassign_to: Option<String>,
+        #[command(flatten)]
+        db: Database,
+    },
+    /// End a username's sign-in lockout (clears its recent failed attempts).
+    Unlock {
         name: String,
         #[command(flatten)]
         db: Database,
     },
+}
+
+/// The longest renew interval: one minute less than the 90-day validity, or a token in use
+/// would still expire between recorded uses.
+const RENEW_INTERVAL_MAX_MINUTES: u32 = 90 * 24 * 60 - 1;
+
+fn parse_renew_interval(s: &str) -> std::result::Result<u32, String> {
+    let too_big = || {
+        format!(
+            "must be less than the 90-day token validity: at most {RENEW_INTERVAL_MAX_MINUTES} minutes \
+             (the default is 10)"
+        )
+    };
+    let minutes: u64 = s.trim().parse().map_err(|_| match s.trim().parse::<i128>() {
+        Ok(n) if n < 0 => "must not be negative".to_owned(),
+        Ok(_) => too_big(),
+        Err(_) => "expected a whole number of minutes".to_owned(),
+    })?;
+    if minutes > u64::from(RENEW_INTERVAL_MAX_MINUTES) {
+        return Err(too_big());
+    }
+    Ok(minutes as u32)
+}
+
+fn parse_cidr(s: &str) -> std::result::Result<ipnet::IpNet, String> {
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is not an IP address or CIDR (e.g. 10.0.0.0/8)"))
 }
 
 fn parse_role(s: &str) -> std::result::Result<Role, String> {
@@ -147,14 +204,15 @@ async fn run_command(command: Command) -> Result<()> {
             public_url,
             scim_rate_limit,
             renew_interval_minutes,
+            session_lifetime_hours,
+            trusted_proxies,
         } => {
             let mut config = ServerConfig::new(db.url()?, listen);
             config.public_url = public_url;
             config.scim_per_minute = scim_rate_limit;
-            if renew_interval_minutes < 0 {
-                bail!("--renew-interval-minutes must not be negative");
-            }
-            config.tokens.renew_interval = time::Duration::minutes(renew_interval_minutes);
+            config.tokens.renew_interval = time::Duration::minutes(i64::from(renew_interval_minutes));
+            config.session_lifetime = time::Duration::hours(i64::from(session_lifetime_hours));
+            config.trusted_proxies = trusted_proxies;
             let running = server::start(config).await?;
             eprintln!("devconsole server listening on {}", running.base_url());
             running.serve_until(shutdown_signal()).await?;
@@ -197,12 +255,17 @@ async fn run_admin(command: AdminCommand) -> Result<()> {
         } => {
             let password = read_password()?;
             let store = Store::open(&db.url()?).await?;
-            store
-                .set_admin_password(&name, &hash(&password)?)
-                .await
-                .map_err(|_| eyre!("no admin named {name}"))?;
+            let ended = admins::set_password(&store, &name, &hash(&password)?, now).await;
             store.close().await;
-            println!("password replaced for {name}");
+            let ended = ended?;
+            println!("password replaced for {name}; {ended} session(s) ended");
+        }
+        AdminCommand::SetRole { name, role, db } => {
+            let store = Store::open(&db.url()?).await?;
+            let ended = admins::set_role(&store, &name, role, now).await;
+            store.close().await;
+            let ended = ended?;
+            println!("{name} is now {}; {ended} session(s) ended", role.label());
         }
         AdminCommand::List { db } => {
             let store = Store::open(&db.url()?).await?;
@@ -211,14 +274,27 @@ async fn run_admin(command: AdminCommand) -> Result<()> {
             }
             store.close().await;
         }
-        AdminCommand::Delete { name, db } => {
+        AdminCommand::Delete {
+            name,
+            reassign_to,
+            db,
+        } => {
             let store = Store::open(&db.url()?).await?;
-            store
-                .delete_admin(&name)
-                .await
-                .map_err(|_| eyre!("no admin named {name}"))?;
+            let handed = admins::delete(&store, &name, reassign_to.as_deref(), now).await;
             store.close().await;
-            println!("deleted {name}");
+            let handed = handed?;
+            match reassign_to {
+                Some(heir) if !handed.is_empty() => {
+                    println!("deleted {name}; {heir} now manages {}", handed.join(", "))
+                }
+                _ => println!("deleted {name}"),
+            }
+        }
+        AdminCommand::Unlock { name, db } => {
+            let store = Store::open(&db.url()?).await?;
+            let cleared = admins::unlock(&store, &name, now).await;
+            store.close().await;
+            println!("unlocked {name} ({} failed sign-in(s) cleared)", cleared?);
         }
     }
     Ok(())

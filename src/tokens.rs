@@ -11,7 +11,7 @@
 
 use crate::clock::Clock;
 use crate::secret;
-use crate::store::{IssueError, IssueRefusal, SigningKeyRecord, Store, StoreError, TokenRecord};
+use crate::store::{SigningKeyRecord, Store, StoreError, TokenRecord, Tx};
 use crate::wire::{DedicatedToken, IssuedToken, TokenState};
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -206,51 +206,79 @@ impl TokenService {
         self.clock.now()
     }
 
-    /// Issues the app's long-lived token, creating its service account on first issue.
-    pub async fn issue_token(&self, app_id: Uuid) -> Result<IssuedToken, IssueTokenError> {
+    /// Issues the app's long-lived token inside the caller's transaction, so the caller can
+    /// write its audit record in the same commit. The rules: the app must exist with SCIM on; it
+    /// may hold one active token, and one that has run out is retired first; the service account
+    /// is created on first issue. The partial unique index turns a lost race into `TokenExists`.
+    pub async fn issue_token(&self, tx: &mut Tx, app_id: Uuid) -> Result<IssuedToken, IssueTokenError> {
         let now = self.clock.now();
-        let sign = |t: crate::store::TokenToSign<'_>| -> Result<(String, SecretString), jsonwebtoken::errors::Error> {
-            let claims = Claims {
-                iss: self.config.issuer.clone(),
-                sub: t.service_account.to_owned(),
-                aud: self.config.audience.clone(),
-                client_id: t.client_id.to_owned(),
-                iat: t.issued_at.unix_timestamp(),
-                jti: t.jti,
-            };
-            let mut header = Header::new(Algorithm::EdDSA);
-            header.kid = Some(self.keys.active_kid.clone());
-            header.typ = Some(JWT_TYPE.into());
-            let jwt = SecretString::from(jsonwebtoken::encode(&header, &claims, &self.keys.encoding)?);
-            Ok((secret::digest(jwt.expose_secret()), jwt))
-        };
-        match self
-            .store
-            .issue_token(app_id, now, self.config.validity, sign)
-            .await
-        {
-            Ok((record, token)) => Ok(IssuedToken {
-                token,
-                token_id: record.id,
-                issued_at: record.issued_at,
-                expires_at: record.issued_at + self.config.validity,
-            }),
-            Err(IssueError::Refused(IssueRefusal::AppNotFound)) => Err(IssueTokenError::AppNotFound),
-            Err(IssueError::Refused(IssueRefusal::ScimDisabled)) => Err(IssueTokenError::ScimDisabled),
-            Err(IssueError::Refused(IssueRefusal::TokenExists)) => Err(IssueTokenError::TokenExists),
-            Err(IssueError::Sign(e)) => {
-                tracing::error!(error = %e, "signing a token failed");
-                Err(IssueTokenError::Sign)
-            }
-            Err(IssueError::Store(e)) => Err(e.into()),
+        let app = tx.lock_app(app_id).await?.ok_or(IssueTokenError::AppNotFound)?;
+        if !app.scim_enabled {
+            return Err(IssueTokenError::ScimDisabled);
         }
+        if let Some(active) = tx.active_token(app_id).await? {
+            if active.renewed_at() + self.config.validity > now {
+                return Err(IssueTokenError::TokenExists);
+            }
+            tx.retire_token(active.id, TokenState::Expired, now).await?;
+        }
+        let service_account = match app.service_account {
+            Some(sa) => sa,
+            None => {
+                let sa = format!("{}.serviceaccount", app.client_id);
+                tx.set_service_account(app_id, &sa).await?;
+                sa
+            }
+        };
+        let jti = Uuid::now_v7();
+        let claims = Claims {
+            iss: self.config.issuer.clone(),
+            sub: service_account,
+            aud: self.config.audience.clone(),
+            client_id: app.client_id,
+            iat: now.unix_timestamp(),
+            jti,
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.keys.active_kid.clone());
+        header.typ = Some(JWT_TYPE.into());
+        let jwt = jsonwebtoken::encode(&header, &claims, &self.keys.encoding).map_err(|e| {
+            tracing::error!(error = %e, "signing a token failed");
+            IssueTokenError::Sign
+        })?;
+        let token = SecretString::from(jwt);
+        let record = TokenRecord {
+            id: jti,
+            app_id,
+            digest: secret::digest(token.expose_secret()),
+            state: TokenState::Active,
+            issued_at: now,
+            last_used_at: None,
+            revoked_at: None,
+        };
+        tx.insert_token(&record).await.map_err(|e| match e {
+            StoreError::Conflict(_) => IssueTokenError::TokenExists,
+            other => other.into(),
+        })?;
+        Ok(IssuedToken {
+            token,
+            token_id: record.id,
+            issued_at: record.issued_at,
+            expires_at: record.issued_at + self.config.validity,
+        })
     }
 
-    /// Revokes the app's active token. Takes effect in this process at once.
-    pub async fn revoke(&self, app_id: Uuid) -> Result<Option<Uuid>, StoreError> {
-        let revoked = self.store.revoke_token(app_id, self.clock.now()).await?;
-        self.forget_app(app_id);
-        Ok(revoked)
+    /// Revokes the app's active token inside the caller's transaction; returns its id. Call
+    /// [`TokenService::forget_app`] once it commits.
+    pub async fn revoke(&self, tx: &mut Tx, app_id: Uuid) -> Result<Option<Uuid>, StoreError> {
+        match tx.active_token(app_id).await? {
+            Some(t) => {
+                tx.retire_token(t.id, TokenState::Revoked, self.clock.now())
+                    .await?;
+                Ok(Some(t.id))
+            }
+            None => Ok(None),
+        }
     }
 
     /// Drops cached verifications for an app, after a revoke or a SCIM switch.
@@ -269,10 +297,9 @@ impl TokenService {
     /// The console's view of a stored token at this moment.
     pub fn describe(&self, t: &TokenRecord) -> DedicatedToken {
         let expires_at = t.renewed_at() + self.config.validity;
-        let state = match t.state.as_str() {
-            "revoked" => TokenState::Revoked,
-            "active" if expires_at > self.clock.now() => TokenState::Active,
-            _ => TokenState::Expired,
+        let state = match t.state {
+            TokenState::Active if expires_at <= self.clock.now() => TokenState::Expired,
+            state => state,
         };
         DedicatedToken {
             token_id: t.id,
@@ -312,17 +339,29 @@ impl TokenService {
         let now = self.clock.now();
         if entry.renewed_at + self.config.validity <= now {
             self.lock_cache().entries.remove(&digest);
-            self.store.mark_token_expired(entry.token_id).await?;
-            return Err(VerifyError::Expired);
+            // The statement re-checks the last use, so a renewal another request (or instance)
+            // recorded since this entry was read keeps the token alive.
+            if self
+                .store
+                .expire_token_if_idle(entry.token_id, now - self.config.validity)
+                .await?
+            {
+                return Err(VerifyError::Expired);
+            }
+            entry = self.load(entry.token_id, &entry.client_id).await?;
+            if entry.renewed_at + self.config.validity <= now {
+                return Err(VerifyError::Expired);
+            }
         }
         if !entry.used || now - entry.renewed_at >= self.config.renew_interval {
-            // A false return means the token was revoked or retired since it was cached.
+            // Only a token that is no longer active returns false: a parallel use that wrote
+            // first is not a refusal.
             if !self.store.record_token_use(entry.token_id, now).await? {
                 self.lock_cache().entries.remove(&digest);
                 let reloaded = self.load(entry.token_id, &entry.client_id).await;
                 return Err(reloaded.err().unwrap_or(VerifyError::Revoked));
             }
-            entry.renewed_at = now;
+            entry.renewed_at = entry.renewed_at.max(now);
             entry.used = true;
         }
         let verified = VerifiedToken {
@@ -368,10 +407,10 @@ impl TokenService {
         if row.client_id != client_id {
             return Err(VerifyError::Unknown);
         }
-        match row.token.state.as_str() {
-            "revoked" => return Err(VerifyError::Revoked),
-            "expired" => return Err(VerifyError::Expired),
-            _ => {}
+        match row.token.state {
+            TokenState::Revoked => return Err(VerifyError::Revoked),
+            TokenState::Expired => return Err(VerifyError::Expired),
+            TokenState::Active => {}
         }
         if !row.scim_enabled {
             return Err(VerifyError::ScimDisabled);
@@ -405,8 +444,7 @@ fn generate_signing_key() -> Result<SigningKeyRecord, StoreError> {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
-    use crate::store::NewApp;
-    use crate::wire::Role;
+    use crate::store::{NameKeys, NewApp};
 
     async fn setup() -> (tempfile::TempDir, Store, ManualClock, TokenService, Uuid) {
         let dir = tempfile::tempdir().unwrap();
@@ -416,29 +454,78 @@ mod tests {
         let svc = TokenService::new(store.clone(), Arc::new(clock.clone()), TokenConfig::default())
             .await
             .unwrap();
-        let admin = store
-            .create_admin("dev", Role::Developer, None, clock.now())
-            .await
-            .unwrap();
-        let app = store
-            .insert_app(NewApp {
+        let app = Uuid::now_v7();
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_app(&NewApp {
+            id: app,
+            name: NameKeys {
                 name: "Sync",
-                description: "",
-                client_id: "cid",
-                client_secret_digest: "d",
-                creator: &admin,
-                now: clock.now(),
-            })
+                key: "sync",
+                skeleton: "sync",
+            },
+            description: "",
+            client_id: "cid",
+            client_secret_digest: "d",
+            created_by: "dev",
+            now: clock.now(),
+        })
+        .await
+        .unwrap();
+        tx.set_scim(app, true, clock.now()).await.unwrap();
+        tx.commit().await.unwrap();
+        (dir, store, clock, svc, app)
+    }
+
+    impl TokenService {
+        /// Issue or revoke in a transaction of its own (the handlers add an audit row).
+        async fn issue_alone(&self, app: Uuid) -> Result<IssuedToken, IssueTokenError> {
+            let mut tx = self.store.begin().await?;
+            let issued = self.issue_token(&mut tx, app).await?;
+            tx.commit().await?;
+            Ok(issued)
+        }
+
+        async fn revoke_alone(&self, app: Uuid) {
+            let mut tx = self.store.begin().await.unwrap();
+            self.revoke(&mut tx, app).await.unwrap();
+            tx.commit().await.unwrap();
+            self.forget_app(app);
+        }
+    }
+
+    #[tokio::test]
+    async fn parallel_uses_of_a_fresh_token_all_pass() {
+        let (_dir, _store, _clock, svc, app) = setup().await;
+        let svc = Arc::new(TokenService {
+            config: TokenConfig {
+                renew_interval: Duration::ZERO,
+                cache_ttl: std::time::Duration::ZERO,
+                ..TokenConfig::default()
+            },
+            ..svc
+        });
+        let jwt = svc
+            .issue_alone(app)
             .await
-            .unwrap();
-        store.set_scim(app.id, true, clock.now()).await.unwrap();
-        (dir, store, clock, svc, app.id)
+            .unwrap()
+            .token
+            .expose_secret()
+            .to_string();
+        let tasks: Vec<_> = (0..64)
+            .map(|_| {
+                let (svc, jwt) = (svc.clone(), jwt.clone());
+                tokio::spawn(async move { svc.verify(&jwt).await.map(|_| ()) })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().expect("an active token was refused");
+        }
     }
 
     #[tokio::test]
     async fn issued_token_is_an_eddsa_jwt_with_kid_and_verifies() {
         let (_dir, _store, _clock, svc, app) = setup().await;
-        let issued = svc.issue_token(app).await.unwrap();
+        let issued = svc.issue_alone(app).await.unwrap();
         let header = jsonwebtoken::decode_header(issued.token.expose_secret()).unwrap();
         assert_eq!(header.alg, Algorithm::EdDSA);
         assert!(header.kid.is_some());
@@ -446,7 +533,7 @@ mod tests {
         assert_eq!(v.app_id, app);
         assert_eq!(v.service_account, "cid.serviceaccount");
         assert!(matches!(
-            svc.issue_token(app).await,
+            svc.issue_alone(app).await,
             Err(IssueTokenError::TokenExists)
         ));
     }
@@ -454,7 +541,7 @@ mod tests {
     #[tokio::test]
     async fn tampered_and_foreign_tokens_are_refused() {
         let (_dir, _store, _clock, svc, app) = setup().await;
-        let issued = svc.issue_token(app).await.unwrap();
+        let issued = svc.issue_alone(app).await.unwrap();
         let jwt = issued.token.expose_secret();
         // Cached as verified first: a different token with the same jti must still be refused.
         svc.verify(jwt).await.unwrap();
@@ -483,7 +570,7 @@ mod tests {
     #[tokio::test]
     async fn the_first_use_is_recorded_even_right_after_issue() {
         let (_dir, store, clock, svc, app) = setup().await;
-        let issued = svc.issue_token(app).await.unwrap();
+        let issued = svc.issue_alone(app).await.unwrap();
         clock.advance(Duration::seconds(5));
         svc.verify(issued.token.expose_secret()).await.unwrap();
         let t = store.latest_token(app).await.unwrap().unwrap();
@@ -502,7 +589,7 @@ mod tests {
     #[tokio::test]
     async fn uses_renew_validity_and_idle_tokens_expire() {
         let (_dir, store, clock, svc, app) = setup().await;
-        let issued = svc.issue_token(app).await.unwrap();
+        let issued = svc.issue_alone(app).await.unwrap();
         let jwt = issued.token.expose_secret().to_string();
         clock.advance(Duration::days(80));
         let v = svc.verify(&jwt).await.unwrap();
@@ -524,7 +611,7 @@ mod tests {
         let t = store.latest_token(app).await.unwrap().unwrap();
         assert_eq!(svc.describe(&t).state, TokenState::Expired);
         // An expired token does not block a new issue.
-        svc.issue_token(app).await.unwrap();
+        svc.issue_alone(app).await.unwrap();
     }
 
     #[test]
@@ -558,9 +645,9 @@ mod tests {
     #[tokio::test]
     async fn revocation_is_immediate_in_process() {
         let (_dir, _store, _clock, svc, app) = setup().await;
-        let issued = svc.issue_token(app).await.unwrap();
+        let issued = svc.issue_alone(app).await.unwrap();
         svc.verify(issued.token.expose_secret()).await.unwrap();
-        svc.revoke(app).await.unwrap();
+        svc.revoke_alone(app).await;
         assert!(matches!(
             svc.verify(issued.token.expose_secret()).await,
             Err(VerifyError::Revoked)

@@ -9,6 +9,61 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// A fieldless enum that travels as a fixed string: `as_str`, `FromStr`, `Display` and serde
+/// all use the same table.
+macro_rules! string_enum {
+    ($(#[$meta:meta])* pub enum $name:ident { $($variant:ident = $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant,)+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text,)+ }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = UnknownVariant;
+            fn from_str(s: &str) -> Result<Self, UnknownVariant> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(UnknownVariant { what: stringify!($name), got: s.chars().take(64).collect() }),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+/// A string that names no variant of a [`string_enum!`] type.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {got:?}")]
+pub struct UnknownVariant {
+    pub what: &'static str,
+    pub got: String,
+}
+
 /// An admin's role. `Developer` is an admin with Developers authority.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -186,21 +241,13 @@ pub struct ScimChanged {
     pub revoked_token_id: Option<Uuid>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TokenState {
-    Active,
-    Revoked,
-    Expired,
-}
-
-impl TokenState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TokenState::Active => "active",
-            TokenState::Revoked => "revoked",
-            TokenState::Expired => "expired",
-        }
+string_enum! {
+    /// A dedicated token's state. A stored `Active` token may already be past its expiry;
+    /// [`crate::tokens`] decides what the console shows.
+    pub enum TokenState {
+        Active = "active",
+        Revoked = "revoked",
+        Expired = "expired",
     }
 }
 
@@ -244,7 +291,7 @@ pub struct OAuthToken {
 /// RFC 6749 §5.2 error body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OAuthError {
-    pub error: String,
+    pub error: OAuthErrorCode,
     pub error_description: String,
 }
 
@@ -272,32 +319,128 @@ impl Default for SsoSettings {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Success,
-    Failure,
+string_enum! {
+    pub enum Outcome {
+        Success = "success",
+        Failure = "failure",
+    }
+}
+
+string_enum! {
+    /// What an audit event records: a dotted verb.
+    pub enum AuditAction {
+        SessionLogin = "session.login",
+        SessionLogout = "session.logout",
+        AdminCreate = "admin.create",
+        AdminSetPassword = "admin.set_password",
+        AdminSetRole = "admin.set_role",
+        AdminDelete = "admin.delete",
+        AdminUnlock = "admin.unlock",
+        AppCreate = "app.create",
+        AppUpdate = "app.update",
+        AppDelete = "app.delete",
+        AppMembers = "app.members",
+        AppClientSecretReissue = "app.client_secret.reissue",
+        AppScimEnable = "app.scim.enable",
+        AppScimDisable = "app.scim.disable",
+        TokenIssue = "token.issue",
+        TokenRevoke = "token.revoke",
+        OAuthToken = "oauth.token",
+        SettingsSso = "settings.sso",
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEvent {
     pub id: i64,
+    /// When it happened; for a collapsed row, the first occurrence.
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
-    /// Who acted: an admin username, a client ID, or the address of an anonymous caller.
+    /// Who acted: an admin username, a client ID, or a marked form of what an anonymous caller
+    /// sent (see the README's "Audit log").
     pub actor: String,
-    /// A dotted verb such as `token.issue` or `session.login`.
-    pub action: String,
+    pub action: AuditAction,
     pub app_id: Option<Uuid>,
     pub app_name: Option<String>,
     pub outcome: Outcome,
     /// Why it failed, or what changed. Never a secret.
     pub detail: Option<String>,
+    /// The caller's network address, when the change came over HTTP.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Refused anonymous attempts are collapsed per actor, address and window: how many this
+    /// row stands for.
+    #[serde(default = "one")]
+    pub count: u64,
+    /// The latest occurrence of a collapsed row.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_at: Option<OffsetDateTime>,
 }
 
-/// Every console API error: a stable snake_case code and a sentence for humans.
+fn one() -> u64 {
+    1
+}
+
+/// One page of the audit log, newest first. Pass `next_cursor` back as `cursor` for the next.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub events: Vec<AuditEvent>,
+    pub next_cursor: Option<String>,
+}
+
+string_enum! {
+    /// Every console API error code. The wire carries it as a string ([`ErrorBody::code`]) so a
+    /// client keeps working when a newer server adds one.
+    pub enum ErrorCode {
+        Unauthorized = "unauthorized",
+        DevelopersAuthorityRequired = "developers_authority_required",
+        SuperAdminRequired = "super_admin_required",
+        NotAppMember = "not_app_member",
+        RateLimited = "rate_limited",
+        Internal = "internal",
+        AppNotFound = "app_not_found",
+        NotFound = "not_found",
+        RouteNotFound = "route_not_found",
+        MethodNotAllowed = "method_not_allowed",
+        Conflict = "conflict",
+        InvalidField = "invalid_field",
+        NameTaken = "name_taken",
+        UsernameTaken = "username_taken",
+        WeakPassword = "weak_password",
+        NothingToUpdate = "nothing_to_update",
+        NoMembers = "no_members",
+        UnknownAdmin = "unknown_admin",
+        MemberLacksAuthority = "member_lacks_authority",
+        ScimDisabled = "scim_disabled",
+        TokenExists = "token_exists",
+        NoToken = "no_token",
+        NoActiveToken = "no_active_token",
+        InvalidQuery = "invalid_query",
+        MalformedJson = "malformed_json",
+        InvalidBody = "invalid_body",
+        UnsupportedMediaType = "unsupported_media_type",
+        PayloadTooLarge = "payload_too_large",
+        UnreadableBody = "unreadable_body",
+        Unavailable = "unavailable",
+    }
+}
+
+/// Every console API error: a stable snake_case code ([`ErrorCode`]) and a sentence for humans.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub code: String,
     pub message: String,
+}
+
+string_enum! {
+    /// RFC 6749 §5.2 error codes of the token endpoint, plus `temporarily_unavailable`
+    /// (registered in the OAuth Extensions Error Registry) for a rate-limited request (429).
+    pub enum OAuthErrorCode {
+        InvalidRequest = "invalid_request",
+        InvalidClient = "invalid_client",
+        UnauthorizedClient = "unauthorized_client",
+        UnsupportedGrantType = "unsupported_grant_type",
+        TemporarilyUnavailable = "temporarily_unavailable",
+        ServerError = "server_error",
+    }
 }

@@ -2,13 +2,17 @@
 
 use super::{ApiError, AppState};
 use crate::secret;
-use crate::store::{AppRecord, NewAuditEvent};
-use crate::wire::{Admin, Outcome, Role};
+use crate::store::{AppRecord, NewAuditEvent, Tx};
+use crate::validate;
+use crate::wire::{Admin, AuditAction, ErrorCode, Outcome, Role};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use axum::extract::ConnectInfo;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use secrecy::{ExposeSecret, SecretString};
+use std::net::{IpAddr, SocketAddr};
+use time::OffsetDateTime;
 
 /// The built-in super admin of embedded mode. Not a valid username, so nobody can create or
 /// log in as it.
@@ -20,11 +24,34 @@ pub struct Caller {
     pub admin: Admin,
     /// Digest of the session token, for logout.
     pub session_digest: String,
+    /// Where the request came from, for the audit log.
+    pub address: String,
 }
 
 impl Caller {
     pub fn username(&self) -> &str {
         &self.admin.username
+    }
+
+    /// An audit record of something this caller did.
+    pub fn event<'a>(
+        &'a self,
+        at: OffsetDateTime,
+        action: AuditAction,
+        app: Option<&'a AppRecord>,
+        outcome: Outcome,
+        detail: Option<&'a str>,
+    ) -> NewAuditEvent<'a> {
+        NewAuditEvent {
+            at,
+            actor: self.username(),
+            action,
+            app_id: app.map(|a| a.id),
+            app_name: app.map(|a| a.name.as_str()),
+            outcome,
+            detail,
+            address: Some(&self.address),
+        }
     }
 
     /// Super admins and admins with Developers authority.
@@ -33,7 +60,7 @@ impl Caller {
             Ok(())
         } else {
             Err(ApiError::forbidden(
-                "developers_authority_required",
+                ErrorCode::DevelopersAuthorityRequired,
                 "Developers authority is required to create, get, update and delete provisioning apps",
             ))
         }
@@ -44,7 +71,7 @@ impl Caller {
             Ok(())
         } else {
             Err(ApiError::forbidden(
-                "super_admin_required",
+                ErrorCode::SuperAdminRequired,
                 "only a super admin may do this",
             ))
         }
@@ -62,7 +89,7 @@ impl Caller {
             Ok(())
         } else {
             Err(ApiError::forbidden(
-                "not_app_member",
+                ErrorCode::NotAppMember,
                 "only members of this app's access permission, or a super admin, may change it",
             ))
         }
@@ -79,6 +106,49 @@ fn bearer(parts: &Parts) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
 }
 
+/// The caller's address: the TCP peer, or, when the peer is one of `serve --trusted-proxy`, the
+/// nearest untrusted hop named in `X-Forwarded-For` (read right to left). From anyone else the
+/// header is ignored, so it cannot be used to dodge the per-address lockout or forge the log.
+pub fn client_address(parts: &Parts, trusted: &[ipnet::IpNet]) -> String {
+    let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
+        return "unknown".to_owned();
+    };
+    let mut address = peer.ip().to_canonical();
+    if trusted.iter().any(|net| net.contains(&address)) {
+        let hops = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .collect::<Vec<_>>();
+        for hop in hops.iter().rev() {
+            match hop.trim().parse::<IpAddr>() {
+                Ok(ip) => {
+                    address = ip.to_canonical();
+                    if !trusted.iter().any(|net| net.contains(&address)) {
+                        break;
+                    }
+                }
+                // A hop we cannot read ends the chain; keep the last one we trust.
+                Err(_) => break,
+            }
+        }
+    }
+    address.to_string()
+}
+
+/// The caller's address as an extractor; see [`client_address`].
+pub struct ClientAddr(pub String);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(client_address(parts, &state.config.trusted_proxies)))
+    }
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -87,24 +157,32 @@ impl FromRequestParts<AppState> for Caller {
             ApiError::unauthorized("sign in first: send Authorization: Bearer <session token>")
         })?;
         let digest = secret::digest(token);
-        let (admin, last_seen) =
+        let session =
             state.store.session(&digest).await?.ok_or_else(|| {
                 ApiError::unauthorized("the session is unknown or has ended; sign in again")
             })?;
         let now = state.clock.now();
-        if now - last_seen >= state.config.session_idle {
-            state.store.delete_session(&digest).await?;
+        if now - session.created_at >= state.config.session_lifetime {
+            state.store.drop_session(&digest).await?;
+            return Err(ApiError::unauthorized(format!(
+                "the session reached its maximum lifetime of {} h; sign in again",
+                state.config.session_lifetime.whole_hours()
+            )));
+        }
+        if now - session.last_seen_at >= state.config.session_idle {
+            state.store.drop_session(&digest).await?;
             return Err(ApiError::unauthorized(
                 "the session expired after being idle; sign in again",
             ));
         }
         // Coalesce: a busy console should not write on every request.
-        if now - last_seen >= time::Duration::minutes(1) {
+        if now - session.last_seen_at >= time::Duration::minutes(1) {
             state.store.touch_session(&digest, now).await?;
         }
         Ok(Caller {
-            admin,
+            admin: session.admin,
             session_digest: digest,
+            address: client_address(parts, &state.config.trusted_proxies),
         })
     }
 }
@@ -132,7 +210,23 @@ fn dummy_hash() -> &'static str {
     HASH.get_or_init(|| hash_password(&secret::generate("")).unwrap_or_default())
 }
 
+/// The window a refused sign-in is counted in, for collapsing audit rows.
+fn window_bucket(now: OffsetDateTime, window: time::Duration) -> i128 {
+    let w = window.whole_milliseconds().max(1);
+    (now - OffsetDateTime::UNIX_EPOCH).whole_milliseconds() / w
+}
+
+fn seconds_until(t: Option<OffsetDateTime>, window: time::Duration, now: OffsetDateTime) -> u64 {
+    t.map(|oldest| (oldest + window - now).whole_seconds().max(1) as u64)
+        .unwrap_or(1)
+}
+
 /// Checks a username and password; on success opens a session and returns its token.
+///
+/// The attempt is reserved in the database before the password is checked, inside one write
+/// transaction that first counts the recent failures: so at most `max_failures_per_username`
+/// passwords are ever checked per window, whatever the concurrency, across restarts and across
+/// instances. Refusals are audited collapsed, one row per (claimed name, address, window).
 pub async fn login(
     state: &AppState,
     username: &str,
@@ -140,25 +234,71 @@ pub async fn login(
     address: &str,
 ) -> Result<(SecretString, Admin), ApiError> {
     let now = state.clock.now();
-    let audit = |outcome, detail: Option<&'static str>| NewAuditEvent {
+    let limits = &state.config.login_limits;
+    let window = time::Duration::try_from(limits.window).unwrap_or(time::Duration::minutes(15));
+    let valid = validate::username(username).is_ok();
+    let actor = validate::claimed_name_for_log(username, valid);
+    let user_key = if valid {
+        username.to_lowercase()
+    } else {
+        actor.clone()
+    };
+    let bucket = window_bucket(now, window);
+    let failed = |detail: &'static str| NewAuditEvent {
         at: now,
-        actor: username,
-        action: "session.login",
+        actor: &actor,
+        action: AuditAction::SessionLogin,
         app_id: None,
         app_name: None,
-        outcome,
-        detail,
+        outcome: Outcome::Failure,
+        detail: Some(detail),
+        address: Some(address),
     };
-    if let Err(wait) = state.login_limiter.check(username, address) {
-        state
-            .store
-            .audit(audit(Outcome::Failure, Some("rate limited")))
+    let user_collapse = format!("login|{actor}|{address}|{bucket}");
+
+    let mut tx = state.store.begin().await?;
+    tx.lock_login(&user_key).await?;
+    tx.prune_login_attempts(now - window).await?;
+    let f = tx.login_failures(&user_key, address, now - window).await?;
+    let user_locked = f.for_username >= limits.max_failures_per_username as u64;
+    if user_locked || f.from_address >= limits.max_failures_per_address as u64 {
+        let wait = if user_locked {
+            seconds_until(f.oldest_for_username, window, now)
+        } else {
+            seconds_until(f.oldest_from_address, window, now)
+        };
+        if user_locked {
+            tx.insert_audit_collapsed(
+                &failed("rate limited: too many failed sign-ins for this username"),
+                &user_collapse,
+            )
             .await?;
+        } else {
+            // One row per address however many usernames it sprays.
+            let ev = NewAuditEvent {
+                actor: "(any username)",
+                ..failed("rate limited: too many failed sign-ins from this address")
+            };
+            tx.insert_audit_collapsed(&ev, &format!("login-address|{address}|{bucket}"))
+                .await?;
+        }
+        tx.commit().await?;
         return Err(ApiError::too_many(
             format!("too many failed sign-ins; try again in {wait} s"),
             wait,
         ));
     }
+    let attempt = tx.insert_login_attempt(&user_key, address, now).await?;
+    if !valid {
+        // No admin can have this name, so there is no password to check.
+        tx.finish_login_attempt(attempt, Outcome::Failure).await?;
+        tx.insert_audit_collapsed(&failed("wrong username or password"), &user_collapse)
+            .await?;
+        tx.commit().await?;
+        return Err(ApiError::unauthorized("wrong username or password"));
+    }
+    tx.commit().await?;
+
     let record = state.store.admin_by_username(username).await?;
     let password = password.clone();
     let hash = record.as_ref().and_then(|r| r.password_hash.clone());
@@ -171,43 +311,53 @@ pub async fn login(
     })
     .await
     .unwrap_or(false);
+
+    let mut tx = state.store.begin().await?;
     let Some(record) = record.filter(|_| ok) else {
-        state.login_limiter.record_failure(username, address);
-        state
-            .store
-            .audit(audit(Outcome::Failure, Some("wrong username or password")))
+        tx.finish_login_attempt(attempt, Outcome::Failure).await?;
+        tx.insert_audit_collapsed(&failed("wrong username or password"), &user_collapse)
             .await?;
+        tx.commit().await?;
         return Err(ApiError::unauthorized("wrong username or password"));
     };
-    state.login_limiter.record_success(username);
-    let token = open_session(state, &record.admin).await?;
-    state.store.audit(audit(Outcome::Success, None)).await?;
+    tx.finish_login_attempt(attempt, Outcome::Success).await?;
+    tx.clear_login_failures(&user_key).await?;
+    let token = open_session(&mut tx, &record.admin, now).await?;
+    tx.insert_audit(&NewAuditEvent {
+        actor: &record.admin.username,
+        outcome: Outcome::Success,
+        detail: None,
+        ..failed("")
+    })
+    .await?;
+    tx.commit().await?;
     Ok((token, record.admin))
 }
 
-async fn open_session(state: &AppState, admin: &Admin) -> Result<SecretString, ApiError> {
+async fn open_session(tx: &mut Tx, admin: &Admin, now: OffsetDateTime) -> Result<SecretString, ApiError> {
     let token = secret::generate("dcsess_");
-    state
-        .store
-        .create_session(
-            &secret::digest(token.expose_secret()),
-            admin.id,
-            state.clock.now(),
-        )
+    tx.insert_session(&secret::digest(token.expose_secret()), admin.id, now)
         .await?;
     Ok(token)
 }
 
 pub async fn mint_local_session(state: &AppState) -> Result<SecretString, ApiError> {
     let now = state.clock.now();
-    let admin = match state.store.admin_by_username(LOCAL_ADMIN).await? {
+    let mut tx = state.store.begin().await?;
+    let admin = match tx.lock_admin(LOCAL_ADMIN).await? {
         Some(record) => record.admin,
         None => {
-            state
-                .store
-                .create_admin(LOCAL_ADMIN, Role::SuperAdmin, None, now)
-                .await?
+            let admin = Admin {
+                id: uuid::Uuid::now_v7(),
+                username: LOCAL_ADMIN.to_owned(),
+                role: Role::SuperAdmin,
+                created_at: now,
+            };
+            tx.insert_admin(&admin, None).await?;
+            admin
         }
     };
-    open_session(state, &admin).await
+    let token = open_session(&mut tx, &admin, now).await?;
+    tx.commit().await?;
+    Ok(token)
 }

@@ -1,20 +1,23 @@
 //! `/console/v1`: sessions, admins, provisioning apps, dedicated tokens, settings and audit.
+//!
+//! Every change opens one transaction, applies the rules, writes its audit record in the same
+//! transaction and commits: a change is never left unaudited, and an audit failure never leaves
+//! a half-done change behind.
 
-use super::auth::{self, Caller};
+use super::auth::{self, Caller, ClientAddr};
 use super::error::{ApiJson, ApiQuery, AppId};
 use super::{ApiError, AppState};
 use crate::secret;
-use crate::store::{AppRecord, NewApp, NewAuditEvent, StoreError};
+use crate::store::{AppRecord, AuditFilter, NameKeys, NewApp, NewAuditEvent, StoreError, Tx};
 use crate::tokens::IssueTokenError;
 use crate::validate;
 use crate::wire::*;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
-use std::net::SocketAddr;
 use uuid::Uuid;
 
 pub fn router() -> Router<AppState> {
@@ -38,48 +41,54 @@ pub fn router() -> Router<AppState> {
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// Writes an audit event; a failure to audit fails the request rather than going unrecorded.
-async fn audit(
-    state: &AppState,
-    actor: &str,
-    action: &str,
-    app: Option<&AppRecord>,
-    outcome: Outcome,
-    detail: Option<&str>,
-) -> ApiResult<()> {
-    state
-        .store
-        .audit(NewAuditEvent {
-            at: state.clock.now(),
-            actor,
-            action,
-            app_id: app.map(|a| a.id),
-            app_name: app.map(|a| a.name.as_str()),
-            outcome,
-            detail,
-        })
-        .await?;
+/// Writes one audit record in a transaction of its own: for refusals, where nothing changed.
+async fn audit_alone(state: &AppState, event: NewAuditEvent<'_>) -> ApiResult<()> {
+    let mut tx = state.store.begin().await?;
+    tx.insert_audit(&event).await?;
+    tx.commit().await?;
     Ok(())
 }
 
-/// Audits a refused attempt and passes the refusal on.
+/// Commits `tx` with the caller's success record.
+async fn commit_with(mut tx: Tx, event: NewAuditEvent<'_>) -> ApiResult<()> {
+    tx.insert_audit(&event).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Abandons `tx`, audits the refusal and passes it on.
 async fn refused<T>(
     state: &AppState,
+    tx: Tx,
     caller: &Caller,
-    action: &str,
+    action: AuditAction,
     app: &AppRecord,
     err: ApiError,
 ) -> ApiResult<T> {
-    audit(
+    drop(tx);
+    let now = state.clock.now();
+    audit_alone(
         state,
-        caller.username(),
-        action,
-        Some(app),
-        Outcome::Failure,
-        Some(&err.message),
+        caller.event(now, action, Some(app), Outcome::Failure, Some(&err.message)),
     )
     .await?;
     Err(err)
+}
+
+/// Begins a transaction holding the app, and checks the caller may change it.
+async fn lock_managed_app(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    action: AuditAction,
+) -> ApiResult<(Tx, AppRecord)> {
+    caller.require_developers_authority()?;
+    let mut tx = state.store.begin().await?;
+    let app = tx.lock_app(id).await?.ok_or_else(ApiError::app_not_found)?;
+    if let Err(e) = caller.require_manage(&app) {
+        return refused(state, tx, caller, action, &app, e).await;
+    }
+    Ok((tx, app))
 }
 
 async fn load_app(state: &AppState, id: Uuid) -> ApiResult<AppRecord> {
@@ -133,16 +142,43 @@ async fn view_one(state: &AppState, caller: &Caller, id: Uuid) -> ApiResult<Clie
 }
 
 fn text_error(field: &'static str, e: validate::TextError) -> ApiError {
-    ApiError::bad_request("invalid_field", format!("{field} {e}"))
+    ApiError::bad_request(ErrorCode::InvalidField, format!("{field} {e}"))
 }
 
 fn name_conflict(e: StoreError) -> ApiError {
     match e {
         StoreError::Conflict(_) => ApiError::conflict(
-            "name_taken",
-            "another client app already has that name (names are compared regardless of case)",
+            ErrorCode::NameTaken,
+            "another client app already has that name, or one that looks the same \
+             (names are compared regardless of case and of look-alike characters)",
         ),
         other => other.into(),
+    }
+}
+
+/// A validated app name and its uniqueness keys.
+struct AppName {
+    name: String,
+    key: String,
+    skeleton: String,
+}
+
+impl AppName {
+    fn parse(raw: &str) -> ApiResult<AppName> {
+        let name = validate::app_name(raw).map_err(|e| text_error("name", e))?;
+        Ok(AppName {
+            key: validate::name_key(&name),
+            skeleton: validate::name_skeleton(&name),
+            name,
+        })
+    }
+
+    fn keys(&self) -> NameKeys<'_> {
+        NameKeys {
+            name: &self.name,
+            key: &self.key,
+            skeleton: &self.skeleton,
+        }
     }
 }
 
@@ -150,11 +186,11 @@ fn name_conflict(e: StoreError) -> ApiError {
 
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(address): ClientAddr,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> ApiResult<(StatusCode, Json<SessionCreated>)> {
-    let (token, admin) = auth::login(&state, &req.username, &req.password, &peer.ip().to_string()).await?;
-    let expires_at = state.clock.now() + state.config.session_idle;
+    let (token, admin) = auth::login(&state, &req.username, &req.password, &address).await?;
+    let expires_at = state.clock.now() + state.config.session_idle.min(state.config.session_lifetime);
     Ok((
         StatusCode::CREATED,
         Json(SessionCreated {
@@ -166,14 +202,12 @@ async fn login(
 }
 
 async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
-    state.store.delete_session(&caller.session_digest).await?;
-    audit(
-        &state,
-        caller.username(),
-        "session.logout",
-        None,
-        Outcome::Success,
-        None,
+    let mut tx = state.store.begin().await?;
+    tx.delete_session(&caller.session_digest).await?;
+    let now = state.clock.now();
+    commit_with(
+        tx,
+        caller.event(now, AuditAction::SessionLogout, None, Outcome::Success, None),
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -197,7 +231,7 @@ async fn create_admin(
     let username = validate::username(&req.username).map_err(|e| text_error("username", e))?;
     if req.password.expose_secret().chars().count() < 12 {
         return Err(ApiError::bad_request(
-            "weak_password",
+            ErrorCode::WeakPassword,
             "the password must be at least 12 characters",
         ));
     }
@@ -206,24 +240,31 @@ async fn create_admin(
         .await
         .map_err(|_| ApiError::internal())?
         .map_err(|_| ApiError::internal())?;
-    let admin = state
-        .store
-        .create_admin(&username, req.role, Some(&hash), state.clock.now())
-        .await
-        .map_err(|e| match e {
-            StoreError::Conflict(_) => {
-                ApiError::conflict("username_taken", "an admin with that username already exists")
-            }
-            other => other.into(),
-        })?;
+    let now = state.clock.now();
+    let admin = Admin {
+        id: Uuid::now_v7(),
+        username,
+        role: req.role,
+        created_at: now,
+    };
+    let mut tx = state.store.begin().await?;
+    tx.insert_admin(&admin, Some(&hash)).await.map_err(|e| match e {
+        StoreError::Conflict(_) => ApiError::conflict(
+            ErrorCode::UsernameTaken,
+            "an admin with that username already exists",
+        ),
+        other => other.into(),
+    })?;
     let detail = format!("created {} ({})", admin.username, admin.role.as_str());
-    audit(
-        &state,
-        caller.username(),
-        "admin.create",
-        None,
-        Outcome::Success,
-        Some(&detail),
+    commit_with(
+        tx,
+        caller.event(
+            now,
+            AuditAction::AdminCreate,
+            None,
+            Outcome::Success,
+            Some(&detail),
+        ),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(admin)))
@@ -252,30 +293,30 @@ async fn create_app(
     ApiJson(req): ApiJson<CreateApp>,
 ) -> ApiResult<(StatusCode, Json<AppCreated>)> {
     caller.require_developers_authority()?;
-    let name = validate::app_name(&req.name).map_err(|e| text_error("name", e))?;
+    let name = AppName::parse(&req.name)?;
     let description =
         validate::app_description(&req.description).map_err(|e| text_error("description", e))?;
     let client_secret = secret::generate("dcs_");
     let client_id = new_client_id();
-    let app = state
-        .store
-        .insert_app(NewApp {
-            name: &name,
-            description: &description,
-            client_id: &client_id,
-            client_secret_digest: &secret::digest(client_secret.expose_secret()),
-            creator: &caller.admin,
-            now: state.clock.now(),
-        })
-        .await
-        .map_err(name_conflict)?;
-    audit(
-        &state,
-        caller.username(),
-        "app.create",
-        Some(&app),
-        Outcome::Success,
-        None,
+    let id = Uuid::now_v7();
+    let now = state.clock.now();
+    let mut tx = state.store.begin().await?;
+    tx.insert_app(&NewApp {
+        id,
+        name: name.keys(),
+        description: &description,
+        client_id: &client_id,
+        client_secret_digest: &secret::digest(client_secret.expose_secret()),
+        created_by: &caller.admin.username,
+        now,
+    })
+    .await
+    .map_err(name_conflict)?;
+    tx.add_member(id, caller.admin.id).await?;
+    let app = tx.lock_app(id).await?.ok_or(StoreError::NotFound)?;
+    commit_with(
+        tx,
+        caller.event(now, AuditAction::AppCreate, Some(&app), Outcome::Success, None),
     )
     .await?;
     let warnings = sso_warnings(&state).await?;
@@ -308,17 +349,8 @@ async fn update_app(
     AppId(id): AppId,
     ApiJson(req): ApiJson<UpdateApp>,
 ) -> ApiResult<Json<ClientApp>> {
-    caller.require_developers_authority()?;
-    let app = load_app(&state, id).await?;
-    if let Err(e) = caller.require_manage(&app) {
-        return refused(&state, &caller, "app.update", &app, e).await;
-    }
-    let name = req
-        .name
-        .as_deref()
-        .map(validate::app_name)
-        .transpose()
-        .map_err(|e| text_error("name", e))?;
+    let (mut tx, app) = lock_managed_app(&state, &caller, id, AuditAction::AppUpdate).await?;
+    let name = req.name.as_deref().map(AppName::parse).transpose()?;
     let description = req
         .description
         .as_deref()
@@ -327,26 +359,28 @@ async fn update_app(
         .map_err(|e| text_error("description", e))?;
     if name.is_none() && description.is_none() {
         return Err(ApiError::bad_request(
-            "nothing_to_update",
+            ErrorCode::NothingToUpdate,
             "send a name, a description, or both",
         ));
     }
-    state
-        .store
-        .update_app(id, name.as_deref(), description.as_deref(), state.clock.now())
+    let now = state.clock.now();
+    let keys = name.as_ref().map(AppName::keys);
+    tx.update_app(id, keys.as_ref(), description.as_deref(), now)
         .await
         .map_err(name_conflict)?;
-    let detail = match (&name, &description) {
-        (Some(n), _) if *n != app.name => Some(format!("renamed from {:?}", app.name)),
+    let detail = match &name {
+        Some(n) if n.name != app.name => Some(format!("renamed from {:?}", app.name)),
         _ => None,
     };
-    audit(
-        &state,
-        caller.username(),
-        "app.update",
-        Some(&app),
-        Outcome::Success,
-        detail.as_deref(),
+    commit_with(
+        tx,
+        caller.event(
+            now,
+            AuditAction::AppUpdate,
+            Some(&app),
+            Outcome::Success,
+            detail.as_deref(),
+        ),
     )
     .await?;
     Ok(Json(view_one(&state, &caller, id).await?))
@@ -357,22 +391,15 @@ async fn delete_app(
     caller: Caller,
     AppId(id): AppId,
 ) -> ApiResult<StatusCode> {
-    caller.require_developers_authority()?;
-    let app = load_app(&state, id).await?;
-    if let Err(e) = caller.require_manage(&app) {
-        return refused(&state, &caller, "app.delete", &app, e).await;
-    }
-    state.store.delete_app(id).await?;
-    state.tokens.forget_app(id);
-    audit(
-        &state,
-        caller.username(),
-        "app.delete",
-        Some(&app),
-        Outcome::Success,
-        None,
+    let (mut tx, app) = lock_managed_app(&state, &caller, id, AuditAction::AppDelete).await?;
+    tx.delete_app(id).await?;
+    let now = state.clock.now();
+    commit_with(
+        tx,
+        caller.event(now, AuditAction::AppDelete, Some(&app), Outcome::Success, None),
     )
     .await?;
+    state.tokens.forget_app(id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -382,31 +409,27 @@ async fn set_members(
     AppId(id): AppId,
     ApiJson(req): ApiJson<SetMembers>,
 ) -> ApiResult<Json<ClientApp>> {
-    caller.require_developers_authority()?;
-    let app = load_app(&state, id).await?;
-    if let Err(e) = caller.require_manage(&app) {
-        return refused(&state, &caller, "app.members", &app, e).await;
-    }
+    let (mut tx, app) = lock_managed_app(&state, &caller, id, AuditAction::AppMembers).await?;
     if req.members.is_empty() {
         return Err(ApiError::bad_request(
-            "no_members",
+            ErrorCode::NoMembers,
             "an app needs at least one member in its access permission",
         ));
     }
     let mut ids = Vec::with_capacity(req.members.len());
     for username in &req.members {
-        let record = state.store.admin_by_username(username).await?.ok_or_else(|| {
+        let record = tx.lock_admin(username).await?.ok_or_else(|| {
             ApiError::bad_request(
-                "unknown_admin",
+                ErrorCode::UnknownAdmin,
                 format!(
                     "there is no admin named {:?}",
-                    crate::validate::username(username).unwrap_or_else(|_| "(invalid)".into())
+                    validate::username(username).unwrap_or_else(|_| "(invalid)".into())
                 ),
             )
         })?;
         if !record.admin.role.has_developers_authority() {
             return Err(ApiError::bad_request(
-                "member_lacks_authority",
+                ErrorCode::MemberLacksAuthority,
                 format!(
                     "{} does not have Developers authority, so cannot manage provisioning apps",
                     record.admin.username
@@ -417,18 +440,21 @@ async fn set_members(
             ids.push(record.admin.id);
         }
     }
-    state.store.set_members(id, &ids, state.clock.now()).await?;
+    let now = state.clock.now();
+    tx.set_members(id, &ids, now).await?;
     let mut names: Vec<_> = req.members.iter().map(|m| m.to_lowercase()).collect();
     names.sort();
     names.dedup();
     let detail = format!("members: {}", names.join(", "));
-    audit(
-        &state,
-        caller.username(),
-        "app.members",
-        Some(&app),
-        Outcome::Success,
-        Some(&detail),
+    commit_with(
+        tx,
+        caller.event(
+            now,
+            AuditAction::AppMembers,
+            Some(&app),
+            Outcome::Success,
+            Some(&detail),
+        ),
     )
     .await?;
     Ok(Json(view_one(&state, &caller, id).await?))
@@ -439,29 +465,13 @@ async fn reissue_client_secret(
     caller: Caller,
     AppId(id): AppId,
 ) -> ApiResult<Json<ClientSecretIssued>> {
-    caller.require_developers_authority()?;
-    let app = load_app(&state, id).await?;
-    if let Err(e) = caller.require_manage(&app) {
-        return refused(&state, &caller, "app.client_secret.reissue", &app, e).await;
-    }
+    let action = AuditAction::AppClientSecretReissue;
+    let (mut tx, app) = lock_managed_app(&state, &caller, id, action).await?;
     let client_secret = secret::generate("dcs_");
-    state
-        .store
-        .set_client_secret_digest(
-            id,
-            &secret::digest(client_secret.expose_secret()),
-            state.clock.now(),
-        )
+    let now = state.clock.now();
+    tx.set_client_secret_digest(id, &secret::digest(client_secret.expose_secret()), now)
         .await?;
-    audit(
-        &state,
-        caller.username(),
-        "app.client_secret.reissue",
-        Some(&app),
-        Outcome::Success,
-        None,
-    )
-    .await?;
+    commit_with(tx, caller.event(now, action, Some(&app), Outcome::Success, None)).await?;
     Ok(Json(ClientSecretIssued {
         client_id: app.client_id,
         client_secret,
@@ -474,28 +484,27 @@ async fn set_scim(
     AppId(id): AppId,
     ApiJson(req): ApiJson<SetScim>,
 ) -> ApiResult<Json<ScimChanged>> {
-    caller.require_developers_authority()?;
-    let app = load_app(&state, id).await?;
     let action = if req.enabled {
-        "app.scim.enable"
+        AuditAction::AppScimEnable
     } else {
-        "app.scim.disable"
+        AuditAction::AppScimDisable
     };
-    if let Err(e) = caller.require_manage(&app) {
-        return refused(&state, &caller, action, &app, e).await;
-    }
-    let revoked_token_id = state.store.set_scim(id, req.enabled, state.clock.now()).await?;
-    state.tokens.forget_app(id);
+    let (mut tx, app) = lock_managed_app(&state, &caller, id, action).await?;
+    let now = state.clock.now();
+    tx.set_scim(id, req.enabled, now).await?;
+    // Turning SCIM off revokes the active token in the same transaction.
+    let revoked_token_id = if req.enabled {
+        None
+    } else {
+        state.tokens.revoke(&mut tx, id).await?
+    };
     let detail = revoked_token_id.map(|t| format!("revoked token {t}"));
-    audit(
-        &state,
-        caller.username(),
-        action,
-        Some(&app),
-        Outcome::Success,
-        detail.as_deref(),
+    commit_with(
+        tx,
+        caller.event(now, action, Some(&app), Outcome::Success, detail.as_deref()),
     )
     .await?;
+    state.tokens.forget_app(id);
     Ok(Json(ScimChanged {
         app: view_one(&state, &caller, id).await?,
         revoked_token_id,
@@ -511,11 +520,10 @@ async fn get_token(
 ) -> ApiResult<Json<DedicatedToken>> {
     caller.require_developers_authority()?;
     load_app(&state, id).await?;
-    let token = state
-        .store
-        .latest_token(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no_token", "no token has been issued for this app"))?;
+    let token =
+        state.store.latest_token(id).await?.ok_or_else(|| {
+            ApiError::not_found(ErrorCode::NoToken, "no token has been issued for this app")
+        })?;
     Ok(Json(state.tokens.describe(&token)))
 }
 
@@ -524,34 +532,28 @@ async fn issue_token(
     caller: Caller,
     AppId(id): AppId,
 ) -> ApiResult<(StatusCode, Json<IssuedToken>)> {
-    caller.require_developers_authority()?;
-    let app = load_app(&state, id).await?;
-    if let Err(e) = caller.require_manage(&app) {
-        return refused(&state, &caller, "token.issue", &app, e).await;
-    }
-    match state.tokens.issue_token(id).await {
+    let action = AuditAction::TokenIssue;
+    let (mut tx, app) = lock_managed_app(&state, &caller, id, action).await?;
+    match state.tokens.issue_token(&mut tx, id).await {
         Ok(issued) => {
             let detail = format!("token {}", issued.token_id);
-            audit(
-                &state,
-                caller.username(),
-                "token.issue",
-                Some(&app),
-                Outcome::Success,
-                Some(&detail),
+            let now = state.clock.now();
+            commit_with(
+                tx,
+                caller.event(now, action, Some(&app), Outcome::Success, Some(&detail)),
             )
             .await?;
             Ok((StatusCode::CREATED, Json(issued)))
         }
-        Err(e) => refused(&state, &caller, "token.issue", &app, issue_error(e)).await,
+        Err(e) => refused(&state, tx, &caller, action, &app, issue_error(e)).await,
     }
 }
 
 pub(super) fn issue_error(e: IssueTokenError) -> ApiError {
     match e {
         IssueTokenError::AppNotFound => ApiError::app_not_found(),
-        IssueTokenError::ScimDisabled => ApiError::conflict("scim_disabled", e.to_string()),
-        IssueTokenError::TokenExists => ApiError::conflict("token_exists", e.to_string()),
+        IssueTokenError::ScimDisabled => ApiError::conflict(ErrorCode::ScimDisabled, e.to_string()),
+        IssueTokenError::TokenExists => ApiError::conflict(ErrorCode::TokenExists, e.to_string()),
         IssueTokenError::Sign => ApiError::internal(),
         IssueTokenError::Store(e) => e.into(),
     }
@@ -562,27 +564,22 @@ async fn revoke_token(
     caller: Caller,
     AppId(id): AppId,
 ) -> ApiResult<StatusCode> {
-    caller.require_developers_authority()?;
-    let app = load_app(&state, id).await?;
-    if let Err(e) = caller.require_manage(&app) {
-        return refused(&state, &caller, "token.revoke", &app, e).await;
-    }
-    match state.tokens.revoke(id).await? {
+    let action = AuditAction::TokenRevoke;
+    let (mut tx, app) = lock_managed_app(&state, &caller, id, action).await?;
+    match state.tokens.revoke(&mut tx, id).await? {
         Some(token_id) => {
             let detail = format!("token {token_id}");
-            audit(
-                &state,
-                caller.username(),
-                "token.revoke",
-                Some(&app),
-                Outcome::Success,
-                Some(&detail),
+            let now = state.clock.now();
+            commit_with(
+                tx,
+                caller.event(now, action, Some(&app), Outcome::Success, Some(&detail)),
             )
             .await?;
+            state.tokens.forget_app(id);
             Ok(StatusCode::NO_CONTENT)
         }
         None => Err(ApiError::not_found(
-            "no_active_token",
+            ErrorCode::NoActiveToken,
             "this app has no active token to revoke",
         )),
     }
@@ -601,15 +598,19 @@ async fn put_sso(
     ApiJson(req): ApiJson<SsoSettings>,
 ) -> ApiResult<Json<SsoSettings>> {
     caller.require_developers_authority()?;
-    state.store.set_sso_settings(&req).await?;
+    let mut tx = state.store.begin().await?;
+    tx.set_sso_settings(&req).await?;
     let detail = format!("enabled={} user_key={:?}", req.enabled, req.user_key);
-    audit(
-        &state,
-        caller.username(),
-        "settings.sso",
-        None,
-        Outcome::Success,
-        Some(&detail),
+    let now = state.clock.now();
+    commit_with(
+        tx,
+        caller.event(
+            now,
+            AuditAction::SettingsSso,
+            None,
+            Outcome::Success,
+            Some(&detail),
+        ),
     )
     .await?;
     Ok(Json(req))
@@ -620,20 +621,50 @@ async fn put_sso(
 struct AuditQuery {
     app: Option<Uuid>,
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
 }
+
+/// Largest audit page. Every stored field is bounded, so a page is bounded too.
+pub const AUDIT_PAGE_MAX: i64 = 1000;
 
 async fn list_audit(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(q): ApiQuery<AuditQuery>,
-) -> ApiResult<Json<Vec<AuditEvent>>> {
+) -> ApiResult<Json<AuditPage>> {
     caller.require_developers_authority()?;
     let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
+    if !(1..=AUDIT_PAGE_MAX).contains(&limit) {
         return Err(ApiError::bad_request(
-            "invalid_query",
-            "limit must be between 1 and 1000",
+            ErrorCode::InvalidQuery,
+            format!("limit must be between 1 and {AUDIT_PAGE_MAX}"),
         ));
     }
-    Ok(Json(state.store.list_audit(q.app, limit).await?))
+    let before_id = q
+        .cursor
+        .as_deref()
+        .map(|c| c.parse::<i64>().ok().filter(|id| *id > 0))
+        .map(|id| {
+            id.ok_or_else(|| {
+                ApiError::bad_request(
+                    ErrorCode::InvalidQuery,
+                    "cursor is not one this server handed out; pass next_cursor back unchanged",
+                )
+            })
+        })
+        .transpose()?;
+    let events = state
+        .store
+        .list_audit(AuditFilter {
+            app_id: q.app,
+            before_id,
+            limit,
+        })
+        .await?;
+    // A full page may have more behind it; the cursor is the last id shown.
+    let next_cursor = (events.len() as i64 == limit)
+        .then(|| events.last().map(|e| e.id.to_string()))
+        .flatten();
+    Ok(Json(AuditPage { events, next_cursor }))
 }

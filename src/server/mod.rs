@@ -39,6 +39,10 @@ pub struct ServerConfig {
     pub tokens: TokenConfig,
     /// A session ends after this long without a request.
     pub session_idle: time::Duration,
+    /// A session ends this long after sign-in, however busy (default 7 days).
+    pub session_lifetime: time::Duration,
+    /// Peers whose `X-Forwarded-For` is believed (`serve --trusted-proxy`); empty: nobody's.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub login_limits: LoginLimits,
     /// Token requests per minute per client ID at `POST /oauth2/v2.0/token`.
     pub oauth_per_minute: u32,
@@ -56,6 +60,8 @@ impl ServerConfig {
             clock: Arc::new(SystemClock),
             tokens: TokenConfig::default(),
             session_idle: time::Duration::hours(12),
+            session_lifetime: time::Duration::days(7),
+            trusted_proxies: Vec::new(),
             login_limits: LoginLimits::default(),
             oauth_per_minute: 30,
             scim_per_minute: 240,
@@ -71,7 +77,6 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     pub config: ServerConfig,
     pub base_url: String,
-    login_limiter: limits::LoginLimiter,
     oauth_limiter: limits::KeyedLimiter,
     pub scim_limiter: limits::KeyedLimiter,
 }
@@ -153,7 +158,6 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         store,
         tokens,
         clock: config.clock.clone(),
-        login_limiter: limits::LoginLimiter::new(config.login_limits.clone()),
         oauth_limiter: limits::KeyedLimiter::per_minute(config.oauth_per_minute),
         scim_limiter: limits::KeyedLimiter::per_minute(config.scim_per_minute),
         base_url,
@@ -198,13 +202,13 @@ fn router(state: AppState) -> Router {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::not_found("route_not_found", "there is no such endpoint")
+    ApiError::not_found(crate::wire::ErrorCode::RouteNotFound, "there is no such endpoint")
 }
 
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        crate::wire::ErrorCode::MethodNotAllowed,
         "this endpoint does not accept that method",
     )
 }

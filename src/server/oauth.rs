@@ -4,29 +4,29 @@
 //! replaced the same way: revoke in the console, then ask again.
 
 use super::AppState;
+use super::auth::ClientAddr;
 use crate::secret;
 use crate::store::NewAuditEvent;
 use crate::tokens::IssueTokenError;
-use crate::wire::{OAuthError, OAuthToken, Outcome};
+use crate::wire::{AuditAction, OAuthError, OAuthErrorCode, OAuthToken, Outcome};
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
 struct Refusal {
     status: StatusCode,
-    error: &'static str,
+    error: OAuthErrorCode,
     description: String,
     basic: bool,
     retry_after: Option<u64>,
 }
 
 impl Refusal {
-    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+    fn new(status: StatusCode, error: OAuthErrorCode, description: impl Into<String>) -> Self {
         Refusal {
             status,
             error,
@@ -40,7 +40,7 @@ impl Refusal {
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let body = Json(OAuthError {
-            error: self.error.into(),
+            error: self.error,
             error_description: self.description,
         });
         let mut response = (self.status, body).into_response();
@@ -83,11 +83,11 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, SecretString)> {
 
 pub async fn token(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(address): ClientAddr,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    match issue(&state, &peer, &headers, &body).await {
+    match issue(&state, &address, &headers, &body).await {
         Ok(token) => {
             let mut response = (StatusCode::OK, Json(token)).into_response();
             response
@@ -99,9 +99,39 @@ pub async fn token(
     }
 }
 
+/// Parses the form, refusing a parameter sent twice (RFC 6749 §3.2: "Request and response
+/// parameters MUST NOT be included more than once").
+fn parse_form(body: &[u8]) -> Result<HashMap<String, String>, Refusal> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|_| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            OAuthErrorCode::InvalidRequest,
+            "the form body could not be parsed",
+        )
+    })?;
+    let mut form = HashMap::with_capacity(pairs.len());
+    for (name, value) in pairs {
+        if form.contains_key(&name) {
+            let shown: String = name.chars().filter(|c| c.is_ascii_graphic()).take(40).collect();
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                OAuthErrorCode::InvalidRequest,
+                format!("the parameter {shown:?} is sent more than once; send each parameter once"),
+            ));
+        }
+        form.insert(name, value);
+    }
+    Ok(form)
+}
+
+/// A client ID this server could have issued: 20 ASCII letters and digits.
+fn looks_like_client_id(s: &str) -> bool {
+    s.len() == 20 && s.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 async fn issue(
     state: &AppState,
-    peer: &SocketAddr,
+    address: &str,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<OAuthToken, Refusal> {
@@ -112,31 +142,25 @@ async fn issue(
     if !content_type.starts_with("application/x-www-form-urlencoded") {
         return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
-            "invalid_request",
+            OAuthErrorCode::InvalidRequest,
             "send the request as application/x-www-form-urlencoded",
         ));
     }
-    let mut form: HashMap<String, String> = serde_urlencoded::from_bytes(body).map_err(|_| {
-        Refusal::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "the form body could not be parsed",
-        )
-    })?;
+    let mut form = parse_form(body)?;
     let form_secret = form.remove("client_secret").map(SecretString::from);
     match form.get("grant_type").map(String::as_str) {
         Some("client_credentials") => {}
         Some(_) => {
             return Err(Refusal::new(
                 StatusCode::BAD_REQUEST,
-                "unsupported_grant_type",
+                OAuthErrorCode::UnsupportedGrantType,
                 "only grant_type=client_credentials is supported",
             ));
         }
         None => {
             return Err(Refusal::new(
                 StatusCode::BAD_REQUEST,
-                "invalid_request",
+                OAuthErrorCode::InvalidRequest,
                 "grant_type is required",
             ));
         }
@@ -147,7 +171,7 @@ async fn issue(
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             return Err(Refusal::new(
                 StatusCode::BAD_REQUEST,
-                "invalid_request",
+                OAuthErrorCode::InvalidRequest,
                 "send client credentials either with HTTP Basic or in the form, not both",
             ));
         }
@@ -156,30 +180,36 @@ async fn issue(
         _ => {
             return Err(Refusal::new(
                 StatusCode::BAD_REQUEST,
-                "invalid_request",
+                OAuthErrorCode::InvalidRequest,
                 "client_id and client_secret are required",
             ));
         }
     };
 
-    let limit_key = format!("{client_id}|{}", peer.ip());
+    let plausible = looks_like_client_id(&client_id);
+    let actor = crate::validate::claimed_name_for_log(&client_id, plausible);
+    let limit_key = format!("{actor}|{address}");
     if let Err(wait) = state.oauth_limiter.check(&limit_key) {
         return Err(Refusal {
             retry_after: Some(wait),
             ..Refusal::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                "slow_down",
+                OAuthErrorCode::TemporarilyUnavailable,
                 format!("too many token requests; retry in {wait} s"),
             )
         });
     }
 
     let now = state.clock.now();
-    let app = state
-        .store
-        .app_by_client_id(&client_id)
-        .await
-        .map_err(|_| server_error())?;
+    let app = if plausible {
+        state
+            .store
+            .app_by_client_id(&client_id)
+            .await
+            .map_err(|_| server_error())?
+    } else {
+        None
+    };
     let authenticated = app.as_ref().filter(|a| {
         secret::digest_eq(
             &a.client_secret_digest,
@@ -187,46 +217,71 @@ async fn issue(
         )
     });
     let Some(app) = authenticated else {
-        let _ = state
-            .store
-            .audit(NewAuditEvent {
-                at: now,
-                actor: &peer.ip().to_string(),
-                action: "oauth.token",
-                app_id: app.as_ref().map(|a| a.id),
-                app_name: app.as_ref().map(|a| a.name.as_str()),
-                outcome: Outcome::Failure,
-                detail: Some("client authentication failed"),
-            })
-            .await;
+        // Collapsed per claimed client ID, address and window, so a spray of made-up IDs from
+        // one address grows the log by one row per ID per window at most.
+        let window =
+            time::Duration::try_from(state.config.login_limits.window).unwrap_or(time::Duration::minutes(15));
+        let bucket = (now - time::OffsetDateTime::UNIX_EPOCH).whole_milliseconds()
+            / window.whole_milliseconds().max(1);
+        let event = NewAuditEvent {
+            at: now,
+            actor: &actor,
+            action: AuditAction::OAuthToken,
+            app_id: app.as_ref().map(|a| a.id),
+            app_name: app.as_ref().map(|a| a.name.as_str()),
+            outcome: Outcome::Failure,
+            detail: Some("client authentication failed"),
+            address: Some(address),
+        };
+        let key = format!("oauth|{actor}|{address}|{bucket}");
+        let recorded = async {
+            let mut tx = state.store.begin().await?;
+            tx.insert_audit_collapsed(&event, &key).await?;
+            tx.commit().await
+        };
+        if let Err(e) = recorded.await {
+            tracing::error!(error = %e, "could not audit a refused token request");
+        }
         return Err(Refusal {
             basic: used_basic,
             ..Refusal::new(
                 StatusCode::UNAUTHORIZED,
-                "invalid_client",
+                OAuthErrorCode::InvalidClient,
                 "client authentication failed",
             )
         });
     };
 
-    let result = state.tokens.issue_token(app.id).await;
+    let event = |outcome, detail: &str| -> (Outcome, String) { (outcome, detail.to_owned()) };
+    let mut tx = state.store.begin().await.map_err(|_| server_error())?;
+    let result = state.tokens.issue_token(&mut tx, app.id).await;
     let (outcome, detail) = match &result {
-        Ok(t) => (Outcome::Success, format!("token {}", t.token_id)),
-        Err(e) => (Outcome::Failure, e.to_string()),
+        Ok(t) => event(Outcome::Success, &format!("token {}", t.token_id)),
+        Err(e) => event(Outcome::Failure, &e.to_string()),
     };
-    state
-        .store
-        .audit(NewAuditEvent {
+    if result.is_err() {
+        // Nothing the refused issue did may stay; the refusal is audited on its own.
+        drop(tx);
+        tx = state.store.begin().await.map_err(|_| server_error())?;
+    }
+    let audited = async {
+        tx.insert_audit(&NewAuditEvent {
             at: now,
             actor: &client_id,
-            action: "token.issue",
+            action: AuditAction::TokenIssue,
             app_id: Some(app.id),
             app_name: Some(&app.name),
             outcome,
             detail: Some(&detail),
+            address: Some(address),
         })
-        .await
-        .map_err(|_| server_error())?;
+        .await?;
+        tx.commit().await
+    };
+    audited.await.map_err(|e| {
+        tracing::error!(error = %e, "could not record a token issue; nothing was issued");
+        server_error()
+    })?;
     match result {
         Ok(issued) => Ok(OAuthToken {
             access_token: issued.token,
@@ -235,12 +290,12 @@ async fn issue(
         }),
         Err(IssueTokenError::ScimDisabled) => Err(Refusal::new(
             StatusCode::BAD_REQUEST,
-            "unauthorized_client",
+            OAuthErrorCode::UnauthorizedClient,
             "SCIM is disabled for this app; enable SCIM in the console first",
         )),
         Err(IssueTokenError::TokenExists) => Err(Refusal::new(
             StatusCode::BAD_REQUEST,
-            "invalid_request",
+            OAuthErrorCode::InvalidRequest,
             "this app already has an active long-lived token; revoke it in the console before requesting a new one",
         )),
         Err(_) => Err(server_error()),
@@ -250,7 +305,7 @@ async fn issue(
 fn server_error() -> Refusal {
     Refusal::new(
         StatusCode::INTERNAL_SERVER_ERROR,
-        "server_error",
+        OAuthErrorCode::ServerError,
         "the server could not issue a token",
     )
 }

@@ -88,11 +88,14 @@ pub fn audit_events() -> Vec<AuditEvent> {
         id,
         at: NOW - time::Duration::minutes(id),
         actor: "alice".into(),
-        action: action.into(),
+        action: action.parse().expect("a known audit action"),
         app_id: app.map(|_| Uuid::from_u128(10)),
         app_name: app.map(str::to_owned),
         outcome,
         detail: detail.map(str::to_owned),
+        address: None,
+        count: 1,
+        last_at: None,
     };
     vec![
         ev(

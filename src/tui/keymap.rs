@@ -25,7 +25,7 @@ impl Context {
 }
 
 macro_rules! actions {
-    ($($variant:ident $name:literal $ctx:ident $help:literal;)*) => {
+    ($($variant:ident $name:literal $ctx:ident $hint:literal $help:literal;)*) => {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Action { $($variant),* }
 
@@ -35,35 +35,37 @@ macro_rules! actions {
             pub fn name(self) -> &'static str { match self { $(Action::$variant => $name),* } }
             pub fn context(self) -> Context { match self { $(Action::$variant => Context::$ctx),* } }
             pub fn help(self) -> &'static str { match self { $(Action::$variant => $help),* } }
+            /// The one or two words the hint bar shows after the key.
+            pub fn hint(self) -> &'static str { match self { $(Action::$variant => $hint),* } }
         }
     };
 }
 
 actions! {
-    Quit "quit" Global "quit";
-    Help "help" Global "show or hide this help";
-    Back "back" Global "go back, close, or clear the filter";
-    Refresh "refresh" Global "reload from the server (and retry when unreachable)";
-    Up "up" Global "move up";
-    Down "down" Global "move down";
-    Top "top" Global "go to the first row";
-    Bottom "bottom" Global "go to the last row";
-    PageUp "page_up" Global "page up";
-    PageDown "page_down" Global "page down";
-    Filter "filter" AppList "filter the list as you type";
-    AddApp "add_app" AppList "add a client app";
-    Open "open" AppList "open the selected app";
-    DeleteApp "delete_app" AppList "delete the selected app (type its name to confirm)";
-    AuditLog "audit_log" AppList "audit log (all apps, or this app on its page)";
-    Edit "edit" ManageApp "edit the app name and description";
-    EditMembers "edit_members" ManageApp "edit the app access permission members";
-    ReissueSecret "reissue_secret" ManageApp "reissue the client secret (shown once)";
-    ToggleScim "toggle_scim" ManageApp "switch Enable SCIM on or off (asks first)";
-    IssueToken "issue_token" ManageApp "issue a Dedicated Token (shown once)";
-    RevokeToken "revoke_token" ManageApp "revoke the active token (type the app name)";
-    Copy "copy" SecretModal "copy the secret to the clipboard";
-    TestToken "test_token" SecretModal "test the token with one SCIM request";
-    Acknowledge "acknowledge" SecretModal "tick \"I have stored this\"";
+    Quit "quit" Global "quit" "quit";
+    Help "help" Global "help" "show or hide this help";
+    Back "back" Global "back" "go back, close, or clear the filter";
+    Refresh "refresh" Global "refresh" "reload from the server (and retry when unreachable)";
+    Up "up" Global "up" "move up";
+    Down "down" Global "scroll" "move down";
+    Top "top" Global "top" "go to the first row";
+    Bottom "bottom" Global "bottom" "go to the last row";
+    PageUp "page_up" Global "page up" "page up";
+    PageDown "page_down" Global "page down" "page down";
+    Filter "filter" AppList "filter" "filter the list as you type";
+    AddApp "add_app" AppList "add" "add a client app";
+    Open "open" AppList "open" "open the selected app";
+    DeleteApp "delete_app" AppList "delete" "delete the selected app (type its name to confirm)";
+    AuditLog "audit_log" AppList "audit" "audit log (all apps, or this app on its page)";
+    Edit "edit" ManageApp "edit" "edit the app name and description";
+    EditMembers "edit_members" ManageApp "members" "edit the app access permission members";
+    ReissueSecret "reissue_secret" ManageApp "secret" "reissue the client secret (shown once)";
+    ToggleScim "toggle_scim" ManageApp "SCIM" "switch Enable SCIM on or off (asks first)";
+    IssueToken "issue_token" ManageApp "issue" "issue a Dedicated Token (shown once)";
+    RevokeToken "revoke_token" ManageApp "revoke" "revoke the active token (type the app name)";
+    Copy "copy" SecretModal "copy" "copy the secret to the clipboard";
+    TestToken "test_token" SecretModal "test" "test the token with one SCIM request";
+    Acknowledge "acknowledge" SecretModal "stored" "tick \"I have stored this\"";
 }
 
 impl Action {
@@ -273,6 +275,14 @@ impl Keymap {
             return "(unbound)".into();
         }
         keys.iter().map(Key::label).collect::<Vec<_>>().join("/")
+    }
+
+    /// The hint bar for these actions: "a add · Enter open", from the live keys.
+    pub fn hints(&self, actions: &[Action]) -> Vec<String> {
+        actions
+            .iter()
+            .map(|a| format!("{} {}", self.label(*a), a.hint()))
+            .collect()
     }
 
     /// (context, [(keys, what it does)]) in a stable order, for the help overlay.

@@ -1,15 +1,20 @@
 //! The terminal console. It talks to a console server only through [`crate::client`]: in
 //! embedded mode it starts one in-process on 127.0.0.1 and signs in the local super admin.
 //!
-//! - [`app`]: state and key/reply handling (no I/O), [`ui`]: drawing, [`keymap`]: keys,
-//!   [`text`]: sanitising and width-aware truncation, [`runtime`]: the event loop and tasks,
+//! - [`app`]: shared state, requests/replies paired by id, dispatch (no I/O);
+//! - [`screens`]: one module per screen, [`modals`]: one per modal (state, keys, replies,
+//!   drawing, hints);
+//! - [`ui`]: the frame (title, status, hints, help) and shared drawing helpers; [`keymap`]: keys;
+//!   [`text`]: sanitising and width-aware truncation; [`runtime`]: the event loop and tasks;
 //!   `session`: the opt-in session cache.
 
 pub mod app;
 #[doc(hidden)]
 pub mod fixtures;
 pub mod keymap;
+pub mod modals;
 pub mod runtime;
+pub mod screens;
 mod session;
 pub mod text;
 pub mod ui;
@@ -46,6 +51,8 @@ struct Target {
     label: String,
     server: Option<String>,
     username: Option<String>,
+    /// The profile's transport settings (proxy, ca_cert), if a profile was chosen.
+    profile: Option<crate::config::Profile>,
 }
 
 fn target(options: &Options, config: &Config, path: &std::path::Path) -> Result<Target> {
@@ -54,6 +61,7 @@ fn target(options: &Options, config: &Config, path: &std::path::Path) -> Result<
             label: "--server".into(),
             server: Some(url.clone()),
             username: None,
+            profile: None,
         });
     }
     if let Some(name) = &options.profile {
@@ -62,12 +70,14 @@ fn target(options: &Options, config: &Config, path: &std::path::Path) -> Result<
             label: format!("profile {name}"),
             server: Some(p.server.clone()),
             username: p.username.clone(),
+            profile: Some(p.clone()),
         });
     }
     Ok(Target {
         label: "embedded".into(),
         server: None,
         username: None,
+        profile: None,
     })
 }
 
@@ -131,10 +141,15 @@ pub fn run(options: Options) -> Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    rt.block_on(run_async(config, keymap, target))
+    rt.block_on(run_async(config, config_path, keymap, target))
 }
 
-async fn run_async(config: Config, keymap: Keymap, target: Target) -> Result<()> {
+async fn run_async(
+    config: Config,
+    config_path: std::path::PathBuf,
+    keymap: Keymap,
+    target: Target,
+) -> Result<()> {
     let (connect, conn) = match &target.server {
         None => (
             Connect::Embedded {
@@ -149,7 +164,10 @@ async fn run_async(config: Config, keymap: Keymap, target: Target) -> Result<()>
             },
         ),
         Some(url) => {
-            let mut client = ConsoleClient::new(url).map_err(|e| eyre!("{e}"))?;
+            let mut client = config
+                .client_builder(url, target.profile.as_ref(), &config_path)
+                .build()
+                .map_err(|e| eyre!("{e}"))?;
             let mut cached = false;
             if config.session_cache
                 && let Some(token) = session::load(&crate::paths::data_dir(), url)

@@ -1,7 +1,7 @@
 //! The event loop: terminal events, replies from server tasks and a tick, one at a time on the
 //! UI task. Every server call is spawned; nothing here awaits the network.
 
-use super::app::{App, Command, Reply};
+use super::app::{App, Command, Reply, RequestId};
 use super::ui;
 use crate::client::ConsoleClient;
 use crate::clipboard::Clipboard;
@@ -32,8 +32,8 @@ pub type SaveSession = Box<dyn Fn(&ConsoleClient) + Send>;
 
 pub struct Runtime {
     client: Option<ConsoleClient>,
-    tx: mpsc::UnboundedSender<Reply>,
-    rx: mpsc::UnboundedReceiver<Reply>,
+    tx: mpsc::UnboundedSender<(RequestId, Reply)>,
+    rx: mpsc::UnboundedReceiver<(RequestId, Reply)>,
     pub clipboard: Clipboard,
     pub mouse: bool,
     mouse_on: bool,
@@ -50,7 +50,7 @@ enum Internal {
     Embedded(ConsoleClient, RunningServer),
     StartFailed(String),
     /// A login succeeded: the client must be swapped before the app sends anything else.
-    LoggedIn(ConsoleClient, crate::wire::Admin),
+    LoggedIn(RequestId, ConsoleClient, crate::wire::Admin),
 }
 
 impl Runtime {
@@ -126,10 +126,10 @@ impl Runtime {
                     Some(Err(e)) => return Err(e.into()),
                     None => break,
                 },
-                Some(reply) = self.rx.recv() => {
+                Some((id, reply)) = self.rx.recv() => {
                     // Fresh server data is measured against a fresh clock ("90 d left", not 91).
                     app.now = time::OffsetDateTime::now_utc();
-                    app.on_reply(reply);
+                    app.on_reply(id, reply);
                     dirty = true;
                 }
                 Some(internal) = internal_rx.recv() => {
@@ -143,14 +143,14 @@ impl Runtime {
                         }
                         Internal::StartFailed(why) => {
                             self.starting = false;
-                            app.on_reply(Reply::StartFailed(why));
+                            app.on_reply(RequestId::UNSOLICITED, Reply::StartFailed(why));
                         }
-                        Internal::LoggedIn(client, admin) => {
+                        Internal::LoggedIn(id, client, admin) => {
                             if let Some(save) = &self.on_login {
                                 save(&client);
                             }
                             self.client = Some(client);
-                            app.on_reply(Reply::LoggedIn(Ok(admin)));
+                            app.on_reply(id, Reply::LoggedIn(Ok(admin)));
                         }
                     }
                     dirty = true;
@@ -166,8 +166,8 @@ impl Runtime {
                     self.clipboard.tick(terminal.backend_mut());
                 }
             }
-            for command in app.take_commands() {
-                self.spawn(command, app, terminal.backend_mut(), &internal_tx);
+            for (id, command) in app.take_requests() {
+                self.spawn(id, command, app, terminal.backend_mut(), &internal_tx);
             }
             if app.quit {
                 break;
@@ -207,6 +207,7 @@ impl Runtime {
 
     fn spawn(
         &mut self,
+        id: RequestId,
         command: Command,
         app: &mut App,
         term: &mut dyn Write,
@@ -218,7 +219,7 @@ impl Runtime {
                 Some(secret) => self.clipboard.copy(secret, term).message(),
                 None => "nothing to copy".into(),
             };
-            app.on_reply(Reply::Copied(message));
+            app.on_reply(id, Reply::Copied(message));
             return;
         }
         let tx = self.tx.clone();
@@ -227,7 +228,7 @@ impl Runtime {
             if self.embedded.is_some() && !self.starting {
                 self.start_embedded(internal);
             }
-            let _ = tx.send(Reply::StartFailed("not connected to a server yet".into()));
+            let _ = tx.send((id, Reply::StartFailed("not connected to a server yet".into())));
             return;
         };
         tracing::debug!(command = command.label(), "spawning");
@@ -238,10 +239,10 @@ impl Runtime {
                     let mut client = client;
                     match client.login(&username, password).await {
                         Ok(session) => {
-                            let _ = internal.send(Internal::LoggedIn(client, session.admin));
+                            let _ = internal.send(Internal::LoggedIn(id, client, session.admin));
                         }
                         Err(e) => {
-                            let _ = tx.send(Reply::LoggedIn(Err(e)));
+                            let _ = tx.send((id, Reply::LoggedIn(Err(e))));
                         }
                     }
                 });
@@ -249,7 +250,7 @@ impl Runtime {
             other => {
                 tokio::spawn(async move {
                     let reply = call(&client, other).await;
-                    let _ = tx.send(reply);
+                    let _ = tx.send((id, reply));
                 });
             }
         }
@@ -294,7 +295,8 @@ impl Painter {
         let Some((top, bottom)) = app.list_rows.get() else {
             return Ok(());
         };
-        let listing = matches!(app.screen, super::app::Screen::AppList) && app.modal.is_none() && !app.help;
+        let listing =
+            matches!(app.screen, super::app::Screen::AppList(_)) && app.modal.is_none() && !app.help;
         if !listing || last.area != terminal.get_frame().area() || bottom > last.area.bottom() {
             return Ok(());
         }
@@ -348,10 +350,7 @@ async fn call(client: &ConsoleClient, command: Command) -> Reply {
             name,
             description,
         } => {
-            let update = crate::wire::UpdateApp {
-                name: Some(name),
-                description: Some(description),
-            };
+            let update = crate::wire::UpdateApp { name, description };
             Reply::Updated(client.update_app(id, &update).await)
         }
         Command::DeleteApp(id) => Reply::Deleted(id, client.delete_app(id).await),
@@ -415,7 +414,7 @@ mod tests {
         let mut out = Vec::new();
         rt.sync_mouse(&mut out, &app);
         assert!(out.is_empty(), "capture stays on (it was enabled at start-up)");
-        app.on_reply(Reply::SecretReissued(
+        app.answer(Reply::SecretReissued(
             uuid::Uuid::from_u128(10),
             Ok(crate::wire::ClientSecretIssued {
                 client_id: "CID".into(),

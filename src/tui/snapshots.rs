@@ -77,7 +77,7 @@ fn manage(id: u128) -> App {
 
 fn issued_token_modal() -> App {
     let mut app = manage(10);
-    app.on_reply(Reply::TokenIssued(
+    app.answer(Reply::TokenIssued(
         Uuid::from_u128(10),
         Ok(IssuedToken {
             token: SecretString::from(FAKE_JWT),
@@ -121,7 +121,7 @@ fn app_list_unreachable() {
     snap("app_list_unreachable", || {
         let mut app = list();
         app.on_event(&ch('r'));
-        app.on_reply(Reply::Apps(Err(ClientError::Unreachable {
+        app.answer(Reply::Apps(Err(ClientError::Unreachable {
             url: "https://console.example.com".into(),
             reason: "Connection refused (os error 111)".into(),
         })));
@@ -158,7 +158,7 @@ fn login_screen() {
         c.link = Link::SignedOut;
         c.admin = None;
         let mut app = App::new(super::keymap::Keymap::defaults(), c, true);
-        app.on_reply(Reply::LoggedIn(Err(ClientError::Api {
+        app.answer(Reply::LoggedIn(Err(ClientError::Api {
             status: 401,
             code: "unauthorized".into(),
             message: "wrong username or password".into(),
@@ -210,7 +210,7 @@ fn audit_log() {
     snap("audit_all", || {
         let mut app = list();
         app.on_event(&ch('L'));
-        app.on_reply(Reply::Audit(None, Ok(fixtures::audit_events())));
+        app.answer(Reply::Audit(None, Ok(fixtures::audit_events())));
         app
     });
 }
@@ -221,7 +221,7 @@ fn secret_modals() {
     snap("token_modal_nudged", || {
         let mut app = issued_token_modal();
         app.on_event(&key(KeyCode::Esc));
-        app.on_reply(Reply::Copied("sent to your terminal's clipboard (OSC 52)".into()));
+        app.answer(Reply::Copied("sent to your terminal's clipboard (OSC 52)".into()));
         app
     });
     snap("client_secret_modal", || {
@@ -232,7 +232,7 @@ fn secret_modals() {
         app.take_commands();
         let mut created = fixtures::client_app(20, "New app");
         created.client_id = "CID00000000000000020".into();
-        app.on_reply(Reply::Created(Ok(AppCreated {
+        app.answer(Reply::Created(Ok(AppCreated {
             app: created,
             client_secret: SecretString::from("dcs_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"),
         })));

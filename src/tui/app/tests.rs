@@ -14,7 +14,7 @@ fn with_token_modal() -> App {
     let mut app = list();
     app.list.selected = 0;
     app.on_event(&key(KeyCode::Enter));
-    app.on_reply(Reply::TokenIssued(
+    app.answer(Reply::TokenIssued(
         Uuid::from_u128(10),
         Ok(IssuedToken {
             token: SecretString::from(TOKEN),
@@ -186,7 +186,7 @@ fn unreachable_is_reported_and_r_retries() {
     let mut app = list();
     app.on_event(&ch('r'));
     assert!(matches!(app.take_commands().as_slice(), [Command::LoadApps]));
-    app.on_reply(Reply::Apps(Err(ClientError::Unreachable {
+    app.answer(Reply::Apps(Err(ClientError::Unreachable {
         url: "http://x".into(),
         reason: "refused".into(),
     })));
@@ -194,14 +194,14 @@ fn unreachable_is_reported_and_r_retries() {
     assert!(!app.quit);
     app.on_event(&ch('r'));
     assert!(matches!(app.take_commands().as_slice(), [Command::LoadApps]));
-    app.on_reply(Reply::Apps(Ok(fixtures::sample_apps())));
+    app.answer(Reply::Apps(Ok(fixtures::sample_apps())));
     assert_eq!(app.conn.link, Link::Online);
 }
 
 #[test]
 fn an_ended_remote_session_returns_to_login() {
     let mut app = list();
-    app.on_reply(Reply::Apps(Err(ClientError::Api {
+    app.answer(Reply::Apps(Err(ClientError::Api {
         status: 401,
         code: "unauthorized".into(),
         message: "the session expired after being idle; sign in again".into(),
@@ -227,7 +227,7 @@ fn login_sends_the_password_once_and_keeps_no_copy() {
     }
     assert!(!format!("{app:?}").contains("correct horse"));
     // A failed login leaves a usable, empty password field.
-    app.on_reply(Reply::LoggedIn(Err(ClientError::Api {
+    app.answer(Reply::LoggedIn(Err(ClientError::Api {
         status: 401,
         code: "unauthorized".into(),
         message: "wrong username or password".into(),
@@ -249,7 +249,7 @@ fn keys_are_ignored_while_the_terminal_is_too_small() {
     app.too_small.set(true);
     app.on_event(&ctrl('d'));
     app.on_event(&ch('a'));
-    assert!(app.modal.is_none() && matches!(app.screen, Screen::AppList));
+    assert!(app.modal.is_none() && matches!(app.screen, Screen::AppList(_)));
     app.on_event(&ch('q'));
     assert!(app.quit);
 }
@@ -282,4 +282,46 @@ fn a_typed_password_is_never_in_debug_output() {
         !format!("{app:?}").contains("hunter2"),
         "Debug of the login form leaks the password"
     );
+}
+
+#[test]
+fn replies_are_paired_with_their_request_by_id() {
+    let mut app = list();
+    app.on_event(&ch('r'));
+    app.on_event(&ch('r'));
+    let requests = app.take_requests();
+    let [(first, Command::LoadApps), (second, Command::LoadApps)] = requests.as_slice() else {
+        panic!("{requests:?}")
+    };
+    assert_ne!(first, second);
+    app.on_reply(*second, Reply::Apps(Ok(fixtures::sample_apps())));
+    assert_eq!(app.pending.len(), 1, "only the answered request is done");
+    assert!(app.pending.contains_key(first));
+    assert_eq!(app.busy_label(), Some("loading"));
+    app.on_reply(*first, Reply::Apps(Ok(fixtures::sample_apps())));
+    assert!(app.pending.is_empty() && app.busy_label().is_none());
+}
+
+#[test]
+fn an_edit_sends_only_the_fields_that_changed() {
+    let mut apps = fixtures::sample_apps();
+    apps[0].name = "Okta\u{200b}sync".into();
+    let mut app = fixtures::app_with(apps, true);
+    app.list.selected = 0;
+    app.on_event(&key(KeyCode::Enter));
+    app.take_commands();
+    app.on_event(&ch('e'));
+    app.on_event(&key(KeyCode::Tab));
+    typed(&mut app, " and more");
+    app.on_event(&key(KeyCode::Enter));
+    match app.take_commands().as_slice() {
+        [
+            Command::UpdateApp {
+                name: None,
+                description: Some(d),
+                ..
+            },
+        ] => assert!(d.ends_with(" and more"), "{d}"),
+        other => panic!("the untouched (escaped) name must not be sent: {other:?}"),
+    }
 }

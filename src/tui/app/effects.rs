@@ -1,0 +1,196 @@
+//! What the app asks the runtime to do ([`Command`]) and what comes back ([`Reply`]), paired by
+//! a [`RequestId`] rather than by what they say: two requests of the same kind in flight (a
+//! reload and a retry, or an issue on a slow link) stay distinct.
+
+use crate::client::ClientError;
+use crate::wire::{Admin, AppCreated, AuditEvent, ClientApp, ClientSecretIssued, IssuedToken, ScimChanged};
+use secrecy::SecretString;
+use uuid::Uuid;
+
+/// Names one request from send to reply. Ids grow, so the newest request sorts last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u64);
+
+impl RequestId {
+    /// A reply no request asked for (the embedded server failing to start).
+    pub const UNSOLICITED: RequestId = RequestId(0);
+}
+
+/// The kind of a request, shared by its command and its reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Login,
+    Load,
+    LoadAudit,
+    Create,
+    Update,
+    Delete,
+    ReissueSecret,
+    SetScim,
+    IssueToken,
+    RevokeToken,
+    Copy,
+    TestToken,
+    Start,
+}
+
+impl Kind {
+    /// What the spinner says while it runs.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Login => "signing in",
+            Kind::Load => "loading",
+            Kind::LoadAudit => "loading the audit log",
+            Kind::Create => "creating the app",
+            Kind::Update => "saving",
+            Kind::Delete => "deleting",
+            Kind::ReissueSecret => "reissuing the client secret",
+            Kind::SetScim => "switching SCIM",
+            Kind::IssueToken => "issuing the token",
+            Kind::RevokeToken => "revoking the token",
+            Kind::Copy => "copying",
+            Kind::TestToken => "testing the token",
+            Kind::Start => "starting",
+        }
+    }
+
+    /// Changes something on the server: a second press while one is pending does nothing.
+    pub fn mutates(self) -> bool {
+        matches!(
+            self,
+            Kind::Create
+                | Kind::Update
+                | Kind::Delete
+                | Kind::ReissueSecret
+                | Kind::SetScim
+                | Kind::IssueToken
+                | Kind::RevokeToken
+        )
+    }
+}
+
+/// Work for the runtime: each becomes one spawned task making one or two client calls.
+#[derive(Debug)]
+pub enum Command {
+    Login {
+        username: String,
+        password: SecretString,
+    },
+    LoadMe,
+    LoadApps,
+    LoadApp(Uuid),
+    CreateApp {
+        name: String,
+        description: String,
+    },
+    /// Only the fields that changed are `Some`.
+    UpdateApp {
+        id: Uuid,
+        name: Option<String>,
+        description: Option<String>,
+    },
+    DeleteApp(Uuid),
+    SetMembers {
+        id: Uuid,
+        members: Vec<String>,
+    },
+    ReissueSecret(Uuid),
+    SetScim {
+        id: Uuid,
+        enabled: bool,
+    },
+    IssueToken(Uuid),
+    RevokeToken(Uuid),
+    LoadAudit(Option<Uuid>),
+    /// Copy the open secret modal's secret; the runtime owns the clipboard and the terminal.
+    CopySecret,
+    TestToken(SecretString),
+}
+
+impl Command {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Command::Login { .. } => Kind::Login,
+            Command::LoadMe | Command::LoadApps | Command::LoadApp(_) => Kind::Load,
+            Command::CreateApp { .. } => Kind::Create,
+            Command::UpdateApp { .. } | Command::SetMembers { .. } => Kind::Update,
+            Command::DeleteApp(_) => Kind::Delete,
+            Command::ReissueSecret(_) => Kind::ReissueSecret,
+            Command::SetScim { .. } => Kind::SetScim,
+            Command::IssueToken(_) => Kind::IssueToken,
+            Command::RevokeToken(_) => Kind::RevokeToken,
+            Command::LoadAudit(_) => Kind::LoadAudit,
+            Command::CopySecret => Kind::Copy,
+            Command::TestToken(_) => Kind::TestToken,
+        }
+    }
+
+    /// The app this command is about, if one.
+    pub fn target(&self) -> Option<Uuid> {
+        match self {
+            Command::LoadApp(id)
+            | Command::UpdateApp { id, .. }
+            | Command::DeleteApp(id)
+            | Command::SetMembers { id, .. }
+            | Command::ReissueSecret(id)
+            | Command::SetScim { id, .. }
+            | Command::IssueToken(id)
+            | Command::RevokeToken(id) => Some(*id),
+            Command::LoadAudit(app) => *app,
+            _ => None,
+        }
+    }
+
+    /// What the spinner says while this runs.
+    pub fn label(&self) -> &'static str {
+        self.kind().label()
+    }
+}
+
+/// A request in flight, as the app remembers it (never the command itself: it may hold a secret).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pending {
+    pub kind: Kind,
+    pub target: Option<Uuid>,
+}
+
+/// Results of commands, as they come back from the tasks.
+#[derive(Debug)]
+pub enum Reply {
+    LoggedIn(Result<Admin, ClientError>),
+    Me(Result<Admin, ClientError>),
+    Apps(Result<Vec<ClientApp>, ClientError>),
+    App(Uuid, Result<ClientApp, ClientError>),
+    Created(Result<AppCreated, ClientError>),
+    Updated(Result<ClientApp, ClientError>),
+    Deleted(Uuid, Result<(), ClientError>),
+    SecretReissued(Uuid, Result<ClientSecretIssued, ClientError>),
+    ScimChanged(Result<ScimChanged, ClientError>),
+    TokenIssued(Uuid, Result<IssuedToken, ClientError>),
+    TokenRevoked(Uuid, Result<(), ClientError>),
+    Audit(Option<Uuid>, Result<Vec<AuditEvent>, ClientError>),
+    Copied(String),
+    TokenTested(Result<(u16, String), ClientError>),
+    /// The embedded server could not start, or the connection could not be set up.
+    StartFailed(String),
+}
+
+impl Reply {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Reply::LoggedIn(_) => Kind::Login,
+            Reply::Me(_) | Reply::Apps(_) | Reply::App(..) => Kind::Load,
+            Reply::Created(_) => Kind::Create,
+            Reply::Updated(_) => Kind::Update,
+            Reply::Deleted(..) => Kind::Delete,
+            Reply::SecretReissued(..) => Kind::ReissueSecret,
+            Reply::ScimChanged(_) => Kind::SetScim,
+            Reply::TokenIssued(..) => Kind::IssueToken,
+            Reply::TokenRevoked(..) => Kind::RevokeToken,
+            Reply::Audit(..) => Kind::LoadAudit,
+            Reply::Copied(_) => Kind::Copy,
+            Reply::TokenTested(_) => Kind::TestToken,
+            Reply::StartFailed(_) => Kind::Start,
+        }
+    }
+}

@@ -1,0 +1,375 @@
+//! Manage one client app: basic information, client credentials and the SCIM switch, and its
+//! Dedicated Token.
+
+use super::{Screen, View};
+use crate::client::ClientError;
+use crate::tui::app::{
+    App, AppForm, AppList, Command, Confirm, ConfirmKind, EditApp, Members, Modal, ToastKind,
+};
+use crate::tui::keymap::{Action, Context};
+use crate::tui::screens::app_list::token_cell;
+use crate::tui::text::width;
+use crate::tui::ui::{Theme, section, when};
+use crate::wire::{ClientApp, DedicatedToken, ScimChanged, TokenState};
+use ratatui::Frame;
+use ratatui::crossterm::event::{Event, KeyEvent};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+use tui_input::Input;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Manage {
+    pub id: Uuid,
+}
+
+pub fn token_active(token: Option<&DedicatedToken>) -> bool {
+    token.is_some_and(|t| t.state == TokenState::Active)
+}
+
+/// Why `i` is disabled for this app, if it is.
+pub fn issue_blocked(app: &ClientApp) -> Option<&'static str> {
+    if !app.can_manage {
+        Some("you are not a member of this app's access permission")
+    } else if !app.scim_enabled {
+        Some("SCIM is off; switch Enable SCIM on first (s)")
+    } else if token_active(app.token.as_ref()) {
+        Some("a token is already active; revoke it first (R)")
+    } else {
+        None
+    }
+}
+
+impl Manage {
+    /// Opens the page and loads the app fresh.
+    pub fn open(app: &mut App, id: Uuid) {
+        app.screen = Screen::Manage(Manage { id });
+        app.send(Command::LoadApp(id));
+    }
+
+    pub(crate) fn on_app(app: &mut App, id: Uuid, result: Result<ClientApp, ClientError>) {
+        match result {
+            Err(ClientError::Api { status: 404, .. }) => {
+                app.apps.retain(|a| a.id != id);
+                app.refilter(None);
+                if matches!(app.screen, Screen::Manage(m) if m.id == id) {
+                    app.screen = Screen::AppList(AppList);
+                }
+                app.toast(ToastKind::Error, "That client app no longer exists.");
+            }
+            other => {
+                if let Some(a) = app.ok(other) {
+                    app.upsert(a);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn on_scim_changed(app: &mut App, result: Result<ScimChanged, ClientError>) {
+        if let Some(changed) = app.ok(result) {
+            let on = changed.app.scim_enabled;
+            let msg = match (on, changed.revoked_token_id) {
+                (true, _) => "SCIM is enabled. You can now issue a Dedicated Token (i).".to_owned(),
+                (false, Some(_)) => "SCIM is disabled and the active token was revoked.".to_owned(),
+                (false, None) => "SCIM is disabled.".to_owned(),
+            };
+            app.toast(ToastKind::Info, msg);
+            app.upsert(changed.app);
+        }
+    }
+
+    pub(crate) fn on_token_revoked(app: &mut App, id: Uuid, result: Result<(), ClientError>) {
+        if app.ok(result).is_some() {
+            app.toast(
+                ToastKind::Info,
+                "The token was revoked. You can issue a new one (i).",
+            );
+            app.send(Command::LoadApp(id));
+        }
+    }
+}
+
+impl View for Manage {
+    fn breadcrumb(&self, app: &App) -> String {
+        format!(
+            "API > ClientApp > {}",
+            app.app(self.id).map(|a| a.name.as_str()).unwrap_or("…")
+        )
+    }
+
+    fn hints(&self, app: &App) -> Vec<String> {
+        app.keymap.hints(&[
+            Action::ToggleScim,
+            Action::IssueToken,
+            Action::RevokeToken,
+            Action::Edit,
+            Action::EditMembers,
+            Action::ReissueSecret,
+            Action::AuditLog,
+            Action::Back,
+            Action::Help,
+        ])
+    }
+
+    fn on_key(app: &mut App, key: &KeyEvent, _event: &Event) {
+        let Screen::Manage(Manage { id }) = app.screen else {
+            return;
+        };
+        let Some(action) = app
+            .keymap
+            .lookup(key, &[Context::ManageApp, Context::Global])
+            .or_else(|| {
+                (app.keymap.lookup(key, &[Context::AppList]) == Some(Action::AuditLog))
+                    .then_some(Action::AuditLog)
+            })
+        else {
+            return;
+        };
+        let Some(a) = app.app(id).cloned() else {
+            if action == Action::Back {
+                app.screen = Screen::AppList(AppList);
+            } else if action == Action::Quit {
+                app.quit = true;
+            }
+            return;
+        };
+        let manage_refusal = || {
+            format!(
+                "You can view {} but not change it: only members of its app access permission, or a super admin, may.",
+                a.name
+            )
+        };
+        let changes = matches!(
+            action,
+            Action::Edit
+                | Action::EditMembers
+                | Action::ReissueSecret
+                | Action::ToggleScim
+                | Action::IssueToken
+                | Action::RevokeToken
+        );
+        if changes && !a.can_manage {
+            app.toast(ToastKind::Error, manage_refusal());
+            return;
+        }
+        match action {
+            Action::Quit => app.quit = true,
+            Action::Back => {
+                app.screen = Screen::AppList(AppList);
+                // Come back to the app just managed (it may have been created a moment ago).
+                if let Some(pos) = app.visible.iter().position(|i| app.apps[*i].id == id) {
+                    app.list.selected = pos;
+                }
+            }
+            Action::Refresh => app.refresh(),
+            Action::AuditLog => super::audit::AuditView::open(app, Some(id)),
+            Action::Edit => {
+                app.modal = Some(Modal::EditApp(EditApp {
+                    id,
+                    original: (a.name.clone(), a.description.clone()),
+                    form: AppForm {
+                        name: Input::new(a.name.clone()),
+                        description: Input::new(a.description.clone()),
+                        ..AppForm::default()
+                    },
+                }))
+            }
+            Action::EditMembers => {
+                app.modal = Some(Modal::Members(Members {
+                    id,
+                    input: Input::new(a.members.join(", ")),
+                    busy: false,
+                }))
+            }
+            Action::ReissueSecret => {
+                app.modal = Some(Modal::Confirm(Confirm {
+                    kind: ConfirmKind::ReissueSecret { id },
+                    app_name: a.name.clone(),
+                    typed: None,
+                    mismatch: false,
+                }))
+            }
+            Action::ToggleScim => {
+                let revokes_token = a.scim_enabled && token_active(a.token.as_ref());
+                app.modal = Some(Modal::Confirm(Confirm {
+                    kind: ConfirmKind::SetScim {
+                        id,
+                        enable: !a.scim_enabled,
+                        revokes_token,
+                    },
+                    app_name: a.name.clone(),
+                    typed: None,
+                    mismatch: false,
+                }))
+            }
+            Action::IssueToken => match issue_blocked(&a) {
+                Some(why) => app.toast(ToastKind::Error, format!("Cannot issue a token: {why}")),
+                None => {
+                    app.send(Command::IssueToken(id));
+                }
+            },
+            Action::RevokeToken => {
+                if token_active(a.token.as_ref()) {
+                    app.modal = Some(Modal::Confirm(Confirm {
+                        kind: ConfirmKind::RevokeToken { id },
+                        app_name: a.name.clone(),
+                        typed: Some(Input::default()),
+                        mismatch: false,
+                    }))
+                } else {
+                    app.toast(ToastKind::Error, "This app has no active token to revoke.")
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn draw(&self, frame: &mut Frame, app: &App, theme: &Theme, body: Rect) {
+        draw_manage(frame, app, self.id, theme, body)
+    }
+}
+
+fn draw_manage(frame: &mut Frame, app: &App, id: uuid::Uuid, theme: &Theme, body: Rect) {
+    let Some(a) = app.app(id) else {
+        frame.render_widget(Paragraph::new("Loading…").block(Block::bordered()), body);
+        return;
+    };
+    // Warnings take the lines they wrap to, without a border, so the three sections still fit 80×24.
+    let warn_lines: u16 = a
+        .warnings
+        .iter()
+        .map(|w| (width(w) + 2).div_ceil(body.width.max(1) as usize) as u16)
+        .sum();
+    let access = if a.can_manage {
+        None
+    } else {
+        Some("View only: only app access permission members or a super admin may change it.")
+    };
+    let [warn_area, basic, creds, token] = Layout::vertical([
+        Constraint::Length(warn_lines.min(body.height / 3)),
+        Constraint::Length(5 + u16::from(access.is_some())),
+        Constraint::Length(5),
+        Constraint::Fill(1),
+    ])
+    .areas(body);
+    if !a.warnings.is_empty() {
+        let text: Vec<Line> = a
+            .warnings
+            .iter()
+            .map(|w| Line::from(Span::styled(format!("⚠ {w}"), theme.warn())))
+            .collect();
+        frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), warn_area);
+    }
+    let label = |s: &str| Span::styled(format!("{s:<22}"), theme.dim());
+    let k = |action: Action| Span::styled(format!("[{}]", app.keymap.label(action)), theme.key());
+
+    // 1. Basic information
+    let desc = if a.description.is_empty() {
+        "(none)".to_owned()
+    } else {
+        a.description.replace('\n', " ⏎ ")
+    };
+    let mut basic_lines = vec![
+        Line::from(vec![label("App name"), Span::raw(a.name.clone())]),
+        Line::from(vec![label("Description"), Span::raw(desc)]),
+        Line::from(vec![
+            label("App access permission"),
+            Span::raw(format!("{}  ", a.members.join(", "))),
+            k(Action::EditMembers),
+        ]),
+    ];
+    if let Some(why) = access {
+        basic_lines.push(Line::from(Span::styled(why, theme.warn())));
+    }
+    frame.render_widget(
+        Paragraph::new(basic_lines).block(section(theme, "1. Basic information", Some(k(Action::Edit)))),
+        basic,
+    );
+
+    // 2. Client credentials and access scope
+    let switch = if a.scim_enabled {
+        Span::styled("[ ON  ]", theme.good().add_modifier(Modifier::REVERSED))
+    } else {
+        Span::styled("[ OFF ]", Style::new().add_modifier(Modifier::BOLD))
+    };
+    let creds_lines = vec![
+        Line::from(vec![label("Client ID"), Span::raw(a.client_id.clone())]),
+        Line::from(vec![
+            label("Client secret"),
+            Span::raw("•••••••• (shown once when issued)  "),
+            k(Action::ReissueSecret),
+            Span::raw(" reissue"),
+        ]),
+        Line::from(vec![
+            label("Enable SCIM"),
+            switch,
+            Span::raw("  "),
+            k(Action::ToggleScim),
+            Span::raw(" switch"),
+        ]),
+    ];
+    frame.render_widget(
+        Paragraph::new(creds_lines).block(section(theme, "2. Client credentials and access scope", None)),
+        creds,
+    );
+
+    // 3. Dedicated Token
+    let t = a.token.as_ref();
+    let state = match t {
+        None => Span::raw("none issued"),
+        Some(t) if t.state == TokenState::Active => Span::styled(token_cell(a, app.now), theme.good()),
+        Some(t) => Span::styled(t.state.as_str(), theme.warn()),
+    };
+    let issue = match issue_blocked(a) {
+        None => Line::from(vec![k(Action::IssueToken), Span::raw(" Issue Long-lived Token")]),
+        Some(why) => Line::from(vec![
+            Span::styled(
+                format!("[{}] Issue (disabled: ", app.keymap.label(Action::IssueToken)),
+                theme.dim(),
+            ),
+            Span::styled(why, theme.dim()),
+            Span::styled(")", theme.dim()),
+        ]),
+    };
+    let mut token_lines = vec![
+        Line::from(vec![label("State"), state]),
+        Line::from(vec![
+            label("Issued at"),
+            Span::raw(format!(
+                "{:<23}",
+                t.map(|t| when(t.issued_at)).unwrap_or("-".into())
+            )),
+            Span::styled("Last used  ", theme.dim()),
+            Span::raw(t.and_then(|t| t.last_used_at).map(when).unwrap_or("-".into())),
+        ]),
+        match t {
+            Some(t) if t.state == TokenState::Revoked => Line::from(vec![
+                label("Revoked at"),
+                Span::raw(t.revoked_at.map(when).unwrap_or("-".into())),
+            ]),
+            Some(t) if t.state == TokenState::Expired => {
+                Line::from(vec![label("Expired at"), Span::raw(when(t.expires_at))])
+            }
+            _ => Line::from(vec![
+                label("Expires"),
+                Span::raw(t.map(|t| when(t.expires_at)).unwrap_or("-".into())),
+            ]),
+        },
+        Line::from(Span::styled(
+            "Valid 90 days from last use; every use renews it. Lost? Revoke, then reissue.",
+            theme.dim(),
+        )),
+        issue,
+    ];
+    if token_active(t) && a.can_manage {
+        token_lines.push(Line::from(vec![k(Action::RevokeToken), Span::raw(" Revoke")]));
+    }
+    frame.render_widget(
+        Paragraph::new(token_lines)
+            .wrap(Wrap { trim: false })
+            .block(section(theme, "3. Dedicated Token", None)),
+        token,
+    );
+}
