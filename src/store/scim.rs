@@ -137,7 +137,7 @@ impl Store {
         w: &ScimWrite<'_>,
         now: OffsetDateTime,
     ) -> StoreResult<ScimRow> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.sqlite_pool()?.begin_with("BEGIN IMMEDIATE").await?;
         let q = match table {
             ScimTable::Users => sqlx::query(
                 "INSERT INTO scim_users (id, user_name, user_name_key, external_id, active, resource, \
@@ -203,7 +203,7 @@ impl Store {
                 "SELECT id, resource, version, created_at, updated_at FROM scim_groups WHERE id = ?"
             }
         };
-        let row = sqlx::query(sql).bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(sql).bind(id).fetch_optional(self.sqlite_pool()?).await?;
         row.as_ref().map(row_from).transpose()
     }
 
@@ -216,7 +216,7 @@ impl Store {
         expected_version: i64,
         now: OffsetDateTime,
     ) -> StoreResult<Option<ScimRow>> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.sqlite_pool()?.begin_with("BEGIN IMMEDIATE").await?;
         let q = match table {
             ScimTable::Users => sqlx::query(
                 "UPDATE scim_users SET user_name = ?, user_name_key = ?, external_id = ?, active = ?, \
@@ -292,7 +292,7 @@ impl Store {
             args.push(SqlArg::Int(q.limit));
             args.push(SqlArg::Int(q.offset));
             let rows = bind_args(sqlx::query(AssertSqlSafe(page_sql)), &args)
-                .fetch_all(&self.pool)
+                .fetch_all(self.sqlite_pool()?)
                 .await?;
             if let Some(first) = rows.first() {
                 let total: i64 = first.try_get("total")?;
@@ -302,7 +302,7 @@ impl Store {
         // No rows on this page (count=0, or startIndex past the end): count on its own.
         let count_sql = format!("SELECT COUNT(*) AS n {from}{where_sql}");
         let total: i64 = bind_args(sqlx::query(AssertSqlSafe(count_sql)), filter_args)
-            .fetch_one(&self.pool)
+            .fetch_one(self.sqlite_pool()?)
             .await?
             .try_get("n")?;
         Ok((total, Vec::new()))
@@ -310,7 +310,7 @@ impl Store {
 
     /// Deletes a group and removes it from the groups it was a member of.
     pub async fn scim_delete_group(&self, id: &str, now: OffsetDateTime) -> StoreResult<bool> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.sqlite_pool()?.begin_with("BEGIN IMMEDIATE").await?;
         let parents = sqlx::query(
             "SELECT g.id, g.resource FROM scim_groups g JOIN scim_group_members m ON m.group_id = g.id \
              WHERE m.member_id = ?",
@@ -365,7 +365,7 @@ impl Store {
              WHERE id IN (SELECT value FROM json_each(?1))",
         )
         .bind(list)
-        .fetch_all(&self.pool)
+        .fetch_all(self.sqlite_pool()?)
         .await?;
         rows.iter()
             .map(|r| {
@@ -394,7 +394,7 @@ impl Store {
              WHERE m.member_id IN (SELECT value FROM json_each(?)) ORDER BY g.display_name_key",
         )
         .bind(list)
-        .fetch_all(&self.pool)
+        .fetch_all(self.sqlite_pool()?)
         .await?;
         for r in &rows {
             out.entry(r.try_get("member_id")?)
