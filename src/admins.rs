@@ -4,7 +4,7 @@
 //! with its audit record.
 
 use crate::store::{NewAuditEvent, Store, StoreError, Tx};
-use crate::wire::{AuditAction, Outcome, Role};
+use crate::wire::{Admin, AuditAction, Outcome, Role};
 use time::OffsetDateTime;
 
 /// The actor recorded for changes made with the `admin` subcommands.
@@ -61,6 +61,25 @@ async fn commit(
     Ok(())
 }
 
+/// Begins a transaction holding the named admin.
+async fn begin_with(store: &Store, name: &str) -> Result<(Tx, Admin), AdminError> {
+    let mut tx = store.begin().await?;
+    let admin = tx
+        .lock_admin(name)
+        .await?
+        .ok_or_else(|| AdminError::NoSuchAdmin(name.to_owned()))?
+        .admin;
+    Ok((tx, admin))
+}
+
+/// Refuses when `admin` is the last super admin who can sign in.
+async fn keep_a_super_admin(tx: &mut Tx, admin: &Admin) -> Result<(), AdminError> {
+    if admin.role == Role::SuperAdmin && tx.count_super_admins(admin.id, LOCAL_ADMIN).await? == 0 {
+        return Err(AdminError::LastSuperAdmin(admin.username.clone()));
+    }
+    Ok(())
+}
+
 /// Replaces a password and ends the admin's sessions. Returns how many sessions ended.
 pub async fn set_password(
     store: &Store,
@@ -85,17 +104,9 @@ pub async fn set_password(
 
 /// Changes a role and ends the admin's sessions. Refuses to demote the last super admin.
 pub async fn set_role(store: &Store, name: &str, role: Role, now: OffsetDateTime) -> Result<u64, AdminError> {
-    let mut tx = store.begin().await?;
-    let admin = tx
-        .lock_admin(name)
-        .await?
-        .ok_or_else(|| AdminError::NoSuchAdmin(name.to_owned()))?
-        .admin;
-    if admin.role == Role::SuperAdmin
-        && role != Role::SuperAdmin
-        && tx.count_super_admins(admin.id, LOCAL_ADMIN).await? == 0
-    {
-        return Err(AdminError::LastSuperAdmin(admin.username));
+    let (mut tx, admin) = begin_with(store, name).await?;
+    if role != Role::SuperAdmin {
+        keep_a_super_admin(&mut tx, &admin).await?;
     }
     tx.set_admin_role(admin.id, role).await?;
     let ended = tx.delete_sessions_of(admin.id).await?;
@@ -118,15 +129,8 @@ pub async fn delete(
     reassign_to: Option<&str>,
     now: OffsetDateTime,
 ) -> Result<Vec<String>, AdminError> {
-    let mut tx = store.begin().await?;
-    let admin = tx
-        .lock_admin(name)
-        .await?
-        .ok_or_else(|| AdminError::NoSuchAdmin(name.to_owned()))?
-        .admin;
-    if admin.role == Role::SuperAdmin && tx.count_super_admins(admin.id, LOCAL_ADMIN).await? == 0 {
-        return Err(AdminError::LastSuperAdmin(admin.username));
-    }
+    let (mut tx, admin) = begin_with(store, name).await?;
+    keep_a_super_admin(&mut tx, &admin).await?;
     let orphans = tx.apps_only_managed_by(admin.id).await?;
     let names: Vec<String> = orphans.iter().map(|(_, n)| n.clone()).collect();
     if !orphans.is_empty() {

@@ -19,6 +19,8 @@ pub struct Config {
     pub clipboard: ClipboardMode,
     /// Seconds until a copied secret is cleared; 0 never clears.
     pub clipboard_clear_after_secs: u64,
+    /// Also clear an OSC 52 copy at that time, blindly (it cannot be read back). Off by default.
+    pub clipboard_clear_osc52: bool,
     /// `proxy = "system" | "none" | "<url>"` for remote servers without their own `proxy`.
     pub proxy: ProxySetting,
     pub profiles: BTreeMap<String, Profile>,
@@ -48,6 +50,7 @@ struct ConfigFile {
     session_cache: Option<bool>,
     clipboard: Option<ClipboardMode>,
     clipboard_clear_after_secs: Option<u64>,
+    clipboard_clear_osc52: Option<bool>,
     proxy: Option<ProxySetting>,
     #[serde(default)]
     profiles: BTreeMap<String, Profile>,
@@ -92,6 +95,9 @@ impl Config {
             clipboard_clear_after_secs: file
                 .clipboard_clear_after_secs
                 .expect("assets/config.toml sets clipboard_clear_after_secs"),
+            clipboard_clear_osc52: file
+                .clipboard_clear_osc52
+                .expect("assets/config.toml sets clipboard_clear_osc52"),
             proxy: file.proxy.expect("assets/config.toml sets proxy"),
             profiles: file.profiles,
             keys: file.keys,
@@ -116,6 +122,9 @@ impl Config {
         }
         if let Some(secs) = file.clipboard_clear_after_secs {
             config.clipboard_clear_after_secs = secs;
+        }
+        if let Some(blind) = file.clipboard_clear_osc52 {
+            config.clipboard_clear_osc52 = blind;
         }
         if let Some(proxy) = file.proxy {
             config.proxy = proxy;

@@ -49,6 +49,8 @@ enum Command {
         /// several. From any other peer the header is ignored.
         #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = parse_cidr)]
         trusted_proxies: Vec<ipnet::IpNet>,
+        #[command(flatten)]
+        net: server::listener::ServeNetArgs,
     },
     /// Bootstrap and operate a server's admins.
     #[command(subcommand)]
@@ -206,6 +208,7 @@ async fn run_command(command: Command) -> Result<()> {
             renew_interval_minutes,
             session_lifetime_hours,
             trusted_proxies,
+            net,
         } => {
             let mut config = ServerConfig::new(db.url()?, listen);
             config.public_url = public_url;
@@ -213,7 +216,12 @@ async fn run_command(command: Command) -> Result<()> {
             config.tokens.renew_interval = time::Duration::minutes(i64::from(renew_interval_minutes));
             config.session_lifetime = time::Duration::hours(i64::from(session_lifetime_hours));
             config.trusted_proxies = trusted_proxies;
+            net.apply(&mut config);
             let running = server::start(config).await?;
+            #[cfg(unix)]
+            if let Some(reloader) = running.tls_reloader() {
+                tokio::spawn(server::tls::reload_on_sighup(reloader));
+            }
             eprintln!("devconsole server listening on {}", running.base_url());
             running.serve_until(shutdown_signal()).await?;
             eprintln!("devconsole server stopped");

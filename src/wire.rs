@@ -185,6 +185,10 @@ pub struct ClientApp {
     /// Advice the console must show, e.g. the SSO user-key requirement.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Where an identity provider sends SCIM requests: `<public URL>/scim/v2` (Entra ID's
+    /// "Tenant URL", Okta's "SCIM connector base URL"). Empty from a server that predates it.
+    #[serde(default)]
+    pub scim_base_url: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -421,7 +425,6 @@ string_enum! {
         UnsupportedMediaType = "unsupported_media_type",
         PayloadTooLarge = "payload_too_large",
         UnreadableBody = "unreadable_body",
-        Unavailable = "unavailable",
     }
 }
 

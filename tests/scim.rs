@@ -14,6 +14,7 @@ use time::Duration;
 use uuid::Uuid;
 
 const WORKS: &str = "urn:ietf:params:scim:schemas:extension:works:2.0:User";
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 /// A server with developer `dev`, an app with SCIM on and its token (see tests/common).
 async fn env_with(clock: Option<ManualClock>, configure: impl FnOnce(&mut ServerConfig) + 'static) -> Env {
@@ -667,7 +668,7 @@ async fn protocol_edges_are_scim_errors() {
         .iter()
         .map(|s| s["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, [USER, GROUP, WORKS]);
+    assert_eq!(ids, [USER, GROUP, ENTERPRISE, WORKS]);
     let works = env.get(&format!("/Schemas/{WORKS}")).await;
     assert_eq!(works.body["attributes"][0]["name"], "employeeNumber");
     assert_scim_error(&env.get("/NoSuchThing").await, StatusCode::NOT_FOUND, None);

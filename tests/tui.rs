@@ -245,7 +245,7 @@ fn add_app_enable_scim_issue_copy_and_restart() {
     // `y` sends it over OSC 52 (no DISPLAY here, so `auto` picks OSC 52).
     let before = t.raw().len();
     t.send("y");
-    t.wait_for("clipboard (OSC 52)");
+    t.wait_for("Sent via OSC 52");
     let raw = t.wait_raw("an OSC 52 sequence", |r| osc52_payload(r, before).is_some());
     assert_eq!(
         osc52_payload(&raw, before).unwrap(),
@@ -269,6 +269,23 @@ fn add_app_enable_scim_issue_copy_and_restart() {
         );
     }
     assert!(jwt_on_screen(&screen).is_none());
+
+    // "Connect a provider": the embedded server's SCIM base URL, flagged as unreachable for a
+    // provider, and `y` copies exactly that URL.
+    t.send("p");
+    let screen = t.wait_for("Connect a provider · Okta sync");
+    let url = screen
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:") && w.ends_with("/scim/v2"))
+        .unwrap_or_else(|| panic!("no SCIM base URL on screen:\n{screen}"))
+        .to_owned();
+    assert!(screen.contains("Loopback address"), "{screen}");
+    let before = t.raw().len();
+    t.send("y");
+    let raw = t.wait_raw("an OSC 52 sequence", |r| osc52_payload(r, before).is_some());
+    assert_eq!(osc52_payload(&raw, before).unwrap(), url);
+    t.send("\x1b");
+    t.wait_until("the panel to close", |s| !s.contains("Connect a provider"));
 
     t.send("q");
     assert!(t.wait_exit().success());

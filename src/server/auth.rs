@@ -254,7 +254,9 @@ pub async fn login(
         detail: Some(detail),
         address: Some(address),
     };
-    let user_collapse = format!("login|{actor}|{address}|{bucket}");
+    // Wrong passwords and lockout refusals are counted on separate rows, so each row's detail
+    // says what its count is of.
+    let failed_key = format!("login-failed|{actor}|{address}|{bucket}");
 
     let mut tx = state.store.begin().await?;
     tx.lock_login(&user_key).await?;
@@ -270,7 +272,7 @@ pub async fn login(
         if user_locked {
             tx.insert_audit_collapsed(
                 &failed("rate limited: too many failed sign-ins for this username"),
-                &user_collapse,
+                &format!("login-locked|{actor}|{address}|{bucket}"),
             )
             .await?;
         } else {
@@ -292,7 +294,7 @@ pub async fn login(
     if !valid {
         // No admin can have this name, so there is no password to check.
         tx.finish_login_attempt(attempt, Outcome::Failure).await?;
-        tx.insert_audit_collapsed(&failed("wrong username or password"), &user_collapse)
+        tx.insert_audit_collapsed(&failed("wrong username or password"), &failed_key)
             .await?;
         tx.commit().await?;
         return Err(ApiError::unauthorized("wrong username or password"));
@@ -315,7 +317,7 @@ pub async fn login(
     let mut tx = state.store.begin().await?;
     let Some(record) = record.filter(|_| ok) else {
         tx.finish_login_attempt(attempt, Outcome::Failure).await?;
-        tx.insert_audit_collapsed(&failed("wrong username or password"), &user_collapse)
+        tx.insert_audit_collapsed(&failed("wrong username or password"), &failed_key)
             .await?;
         tx.commit().await?;
         return Err(ApiError::unauthorized("wrong username or password"));
@@ -360,4 +362,55 @@ pub async fn mint_local_session(state: &AppState) -> Result<SecretString, ApiErr
     let token = open_session(&mut tx, &admin, now).await?;
     tx.commit().await?;
     Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(peer: [u8; 4], forwarded: &[&str]) -> Parts {
+        let mut req = axum::http::Request::builder();
+        for f in forwarded {
+            req = req.header("x-forwarded-for", *f);
+        }
+        let (mut parts, ()) = req.body(()).unwrap().into_parts();
+        parts
+            .extensions
+            .insert(ConnectInfo(SocketAddr::from((peer, 40000))));
+        parts
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_from_trusted_proxies() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        // An untrusted peer's header is ignored.
+        assert_eq!(
+            client_address(&parts([203, 0, 113, 7], &["1.2.3.4"]), &trusted),
+            "203.0.113.7"
+        );
+        // From a trusted proxy: the nearest untrusted hop, read right to left, so a client cannot
+        // put a fake address in front.
+        assert_eq!(
+            client_address(
+                &parts([10, 0, 0, 5], &["6.6.6.6, 198.51.100.2, 10.1.1.1"]),
+                &trusted
+            ),
+            "198.51.100.2"
+        );
+        assert_eq!(
+            client_address(&parts([10, 0, 0, 5], &["6.6.6.6", "198.51.100.2"]), &trusted),
+            "198.51.100.2",
+            "several headers are one list"
+        );
+        // A hop that is not an address ends the chain at the last trusted one.
+        assert_eq!(
+            client_address(&parts([10, 0, 0, 5], &["198.51.100.2, garbage"]), &trusted),
+            "10.0.0.5"
+        );
+        assert_eq!(client_address(&parts([10, 0, 0, 5], &[]), &trusted), "10.0.0.5");
+        assert_eq!(
+            client_address(&parts([10, 0, 0, 5], &["1.2.3.4"]), &[]),
+            "10.0.0.5"
+        );
+    }
 }

@@ -131,6 +131,7 @@ fn view(
         created_at: app.created_at,
         updated_at: app.updated_at,
         warnings: warnings.to_vec(),
+        scim_base_url: format!("{}/scim/v2", state.base_url.trim_end_matches('/')),
     }
 }
 

@@ -7,8 +7,10 @@ mod auth;
 mod console;
 pub mod error;
 mod limits;
+pub mod listener;
 mod oauth;
 pub mod scim;
+pub mod tls;
 
 use crate::clock::{Clock, SystemClock};
 use crate::store::Store;
@@ -27,6 +29,8 @@ use tower_http::trace::TraceLayer;
 pub use auth::{Caller, hash_password};
 pub use error::ApiError;
 pub use limits::LoginLimits;
+pub use listener::ConnLimits;
+pub use tls::{TlsError, TlsFiles, TlsReloader};
 
 /// Largest console API request body.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -48,8 +52,12 @@ pub struct ServerConfig {
     pub oauth_per_minute: u32,
     /// SCIM requests per minute per app.
     pub scim_per_minute: u32,
-    /// Base URL used in SCIM `meta.location`; defaults to `http://<bound address>`.
+    /// Base URL used in SCIM `meta.location`; defaults to `http(s)://<bound address>`.
     pub public_url: Option<String>,
+    /// Connection cap, header/keep-alive/body timeouts and the shutdown deadline.
+    pub conn: ConnLimits,
+    /// Serve HTTPS with this certificate and key.
+    pub tls: Option<TlsFiles>,
 }
 
 impl ServerConfig {
@@ -66,6 +74,8 @@ impl ServerConfig {
             oauth_per_minute: 30,
             scim_per_minute: 240,
             public_url: None,
+            conn: ConnLimits::default(),
+            tls: None,
         }
     }
 }
@@ -87,6 +97,8 @@ pub type AppState = Arc<Inner>;
 pub enum StartError {
     #[error("could not open the database: {0}")]
     Store(#[from] crate::store::StoreError),
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
     #[error("could not listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -97,6 +109,7 @@ pub enum StartError {
 /// A running server. Dropping it does not stop it; call [`RunningServer::shutdown`].
 pub struct RunningServer {
     addr: SocketAddr,
+    tls: Option<TlsReloader>,
     state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
@@ -107,8 +120,15 @@ impl RunningServer {
         self.addr
     }
 
+    /// `http://` or `https://` and the bound address.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// Reloads the TLS certificate and key from their files (`devconsole serve` does on SIGHUP).
+    pub fn tls_reloader(&self) -> Option<TlsReloader> {
+        self.tls.clone()
     }
 
     /// Signs in the built-in local super admin, which has no password and cannot log in over
@@ -117,7 +137,8 @@ impl RunningServer {
         auth::mint_local_session(&self.state).await
     }
 
-    /// Stops accepting connections, lets in-flight requests finish, and closes the database.
+    /// Stops accepting connections, lets in-flight requests finish within the shutdown deadline
+    /// (then cuts them), and closes the database.
     pub async fn shutdown(mut self) -> std::io::Result<()> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -125,7 +146,13 @@ impl RunningServer {
         let result = (&mut self.task)
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
-        self.state.store.close().await;
+        // A task cut at the deadline may still be returning its database connection.
+        if tokio::time::timeout(std::time::Duration::from_secs(5), self.state.store.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the database did not close within 5 s");
+        }
         result
     }
 
@@ -140,6 +167,7 @@ impl RunningServer {
 pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let store = Store::open(&config.database_url).await?;
     let tokens = TokenService::new(store.clone(), config.clock.clone(), config.tokens.clone()).await?;
+    let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| StartError::Bind {
@@ -150,10 +178,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         addr: config.listen,
         source,
     })?;
-    let base_url = config
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{addr}"));
+    let base_url = config.public_url.clone().unwrap_or_else(|| {
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{addr}")
+    });
     let state: AppState = Arc::new(Inner {
         store,
         tokens,
@@ -165,16 +193,20 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     });
     let app = router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    tracing::info!(%addr, "console server listening");
+    let (acceptor, reloader) = match tls {
+        Some((acceptor, reloader)) => (Some(acceptor), Some(reloader)),
+        None => (None, None),
+    };
+    let shared = listener::Shared {
+        app,
+        tls: acceptor,
+        limits: state.config.conn.clone(),
+    };
+    let task = tokio::spawn(listener::serve(listener, shared, stopped));
+    tracing::info!(%addr, tls = reloader.is_some(), "console server listening");
     Ok(RunningServer {
         addr,
+        tls: reloader,
         state,
         stop: Some(stop),
         task,

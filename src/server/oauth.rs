@@ -217,23 +217,35 @@ async fn issue(
         )
     });
     let Some(app) = authenticated else {
-        // Collapsed per claimed client ID, address and window, so a spray of made-up IDs from
-        // one address grows the log by one row per ID per window at most.
+        // Collapsed, so refused requests grow the log by a bounded amount per address.
         let window =
             time::Duration::try_from(state.config.login_limits.window).unwrap_or(time::Duration::minutes(15));
         let bucket = (now - time::OffsetDateTime::UNIX_EPOCH).whole_milliseconds()
             / window.whole_milliseconds().max(1);
+        // A known app with a wrong secret: one row per client ID, address and window. Made-up
+        // IDs: one row per address and window however many it sprays; the first is named.
+        let (event_actor, detail, key) = match &app {
+            Some(_) => (
+                actor.as_str(),
+                "client authentication failed".to_owned(),
+                format!("oauth|{actor}|{address}|{bucket}"),
+            ),
+            None => (
+                "(unknown client_id)",
+                format!("client authentication failed: unknown client_id (first: {actor})"),
+                format!("oauth-unknown|{address}|{bucket}"),
+            ),
+        };
         let event = NewAuditEvent {
             at: now,
-            actor: &actor,
+            actor: event_actor,
             action: AuditAction::OAuthToken,
             app_id: app.as_ref().map(|a| a.id),
             app_name: app.as_ref().map(|a| a.name.as_str()),
             outcome: Outcome::Failure,
-            detail: Some("client authentication failed"),
+            detail: Some(&detail),
             address: Some(address),
         };
-        let key = format!("oauth|{actor}|{address}|{bucket}");
         let recorded = async {
             let mut tx = state.store.begin().await?;
             tx.insert_audit_collapsed(&event, &key).await?;

@@ -891,10 +891,7 @@ impl Tx {
     pub async fn finish_login_attempt(&mut self, id: i64, outcome: Outcome) -> StoreResult<()> {
         on_tx!(self, c => {
             sqlx::query("UPDATE login_attempts SET outcome = $1 WHERE id = $2")
-                .bind(match outcome {
-                    Outcome::Success => "success",
-                    Outcome::Failure => "failure",
-                })
+                .bind(outcome.as_str())
                 .bind(id)
                 .execute(&mut *c)
                 .await?;

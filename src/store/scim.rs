@@ -403,6 +403,47 @@ impl Store {
         }
         Ok(out)
     }
+
+    /// Resolves user references (the Enterprise User extension's `manager.value`): each key
+    /// that is a user's `id`, or else the `externalId` of exactly one user, maps to that user's
+    /// (id, display name), the display name being its `displayName`, else its `userName`.
+    /// Keys that name no user are left out.
+    pub async fn scim_user_refs(&self, keys: &[String]) -> StoreResult<HashMap<String, (String, String)>> {
+        let mut out = HashMap::new();
+        if keys.is_empty() {
+            return Ok(out);
+        }
+        let list = serde_json::to_string(keys).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let rows = sqlx::query(
+            "SELECT k.value AS key, u.id, \
+                    COALESCE(json_extract(u.resource, '$.displayName'), u.user_name) AS name, 0 AS by_external \
+             FROM json_each(?1) AS k JOIN scim_users u ON u.id = k.value \
+             UNION ALL \
+             SELECT k.value, u.id, COALESCE(json_extract(u.resource, '$.displayName'), u.user_name), 1 \
+             FROM json_each(?1) AS k JOIN scim_users u ON u.external_id = k.value \
+             ORDER BY 4, 2",
+        )
+        .bind(list)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut by_external: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        for r in &rows {
+            let key: String = r.try_get("key")?;
+            let user = (r.try_get("id")?, r.try_get("name")?);
+            if r.try_get::<i64, _>("by_external")? == 0 {
+                out.insert(key, user);
+            } else {
+                by_external.entry(key).or_default().push(user);
+            }
+        }
+        for (key, mut users) in by_external {
+            // An externalId shared by several users names none of them.
+            if users.len() == 1 && !out.contains_key(&key) {
+                out.insert(key, users.remove(0));
+            }
+        }
+        Ok(out)
+    }
 }
 
 fn unique_or(e: sqlx::Error, table: ScimTable) -> StoreError {

@@ -58,6 +58,7 @@ pub fn client_app(n: u128, name: &str) -> ClientApp {
         token: None,
         can_manage: true,
         warnings: Vec::new(),
+        scim_base_url: "https://console.example.com/scim/v2".into(),
     }
 }
 

@@ -57,15 +57,24 @@ actions! {
     Open "open" AppList "open" "open the selected app";
     DeleteApp "delete_app" AppList "delete" "delete the selected app (type its name to confirm)";
     AuditLog "audit_log" AppList "audit" "audit log (all apps, or this app on its page)";
+    Activity "activity" AppList "activity" "provisioning activity: SCIM calls (all apps, or this app)";
     Edit "edit" ManageApp "edit" "edit the app name and description";
     EditMembers "edit_members" ManageApp "members" "edit the app access permission members";
     ReissueSecret "reissue_secret" ManageApp "secret" "reissue the client secret (shown once)";
     ToggleScim "toggle_scim" ManageApp "SCIM" "switch Enable SCIM on or off (asks first)";
     IssueToken "issue_token" ManageApp "issue" "issue a Dedicated Token (shown once)";
     RevokeToken "revoke_token" ManageApp "revoke" "revoke the active token (type the app name)";
+    ConnectProvider "connect_provider" ManageApp "provider" "Connect a provider: what to paste into Entra ID or Okta";
+    CopyScimUrl "copy_scim_url" ManageApp "copy URL" "copy the SCIM base URL";
     Copy "copy" SecretModal "copy" "copy the secret to the clipboard";
     TestToken "test_token" SecretModal "test" "test the token with one SCIM request";
     Acknowledge "acknowledge" SecretModal "stored" "tick \"I have stored this\"";
+    WriteFile "write_file" SecretModal "write" "write the secret to a new file (mode 0600)";
+    OneLine "one_line" SecretModal "one line" "show the secret unwrapped, for tmux copy mode";
+    CopyClientId "copy_client_id" AppList "copy ID" "copy the client ID (list and app page)";
+    Sort "sort" AppList "sort" "sort by name, token expiry or last use";
+    Expiring "expiring" AppList "expiring" "only tokens expiring within N days (type N)";
+    Logout "logout" Global "log out" "sign out and end the session on the server";
 }
 
 impl Action {

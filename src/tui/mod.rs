@@ -193,7 +193,8 @@ async fn run_async(
         form.username = tui_input::Input::new(user.clone());
         form.focus_password = true;
     }
-    let clipboard = Clipboard::new(config.clipboard, config.clipboard_clear_after());
+    let clipboard = Clipboard::new(config.clipboard, config.clipboard_clear_after())
+        .with_blind_osc52_clear(config.clipboard_clear_osc52);
     let mut runtime = Runtime::new(clipboard, config.mouse);
     if config.session_cache
         && let Some(url) = target.server.clone()

@@ -13,6 +13,7 @@ use ratatui::backend::Backend;
 use ratatui::buffer::{Buffer, Cell};
 use ratatui::crossterm::event::{DisableMouseCapture, EnableMouseCapture, EventStream};
 use ratatui::crossterm::execute;
+use secrecy::ExposeSecret;
 use std::io::Write;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -173,7 +174,7 @@ impl Runtime {
                 break;
             }
         }
-        self.clipboard.clear_now(terminal.backend_mut());
+        self.clipboard.on_quit();
         if let Some(running) = server {
             let _ = tokio::time::timeout(Duration::from_secs(3), running.shutdown()).await;
         }
@@ -213,13 +214,38 @@ impl Runtime {
         term: &mut dyn Write,
         internal: &mpsc::UnboundedSender<Internal>,
     ) {
-        if let Command::CopySecret = command {
-            // Synchronous: the OSC 52 sequence goes to the terminal between frames.
-            let message = match app.open_secret() {
-                Some(secret) => self.clipboard.copy(secret, term).message(),
-                None => "nothing to copy".into(),
-            };
-            app.on_reply(id, Reply::Copied(message));
+        // Synchronous: the clipboard and the terminal belong to this task, and an OSC 52
+        // sequence must go out between frames.
+        match command {
+            Command::CopySecret => {
+                let message = match app.open_secret() {
+                    Some(secret) => self.clipboard.copy(secret, term).message(),
+                    None => "nothing to copy".into(),
+                };
+                let clears_at = self.clipboard.clear_deadline();
+                app.on_reply(id, Reply::Copied { message, clears_at });
+                return;
+            }
+            Command::CopyText(text) => {
+                let message = self.clipboard.copy_text(&text, term).message();
+                let clears_at = self.clipboard.clear_deadline();
+                app.on_reply(id, Reply::Copied { message, clears_at });
+                return;
+            }
+            Command::WriteSecret(path) => {
+                let result = match app.open_secret() {
+                    Some(secret) => write_secret_file(&path, secret),
+                    None => Err("nothing to write".into()),
+                };
+                app.on_reply(id, Reply::Written(result));
+                return;
+            }
+            _ => {}
+        }
+        if let Command::CopyScimUrl(url) = command {
+            // Not a secret: same routes, no auto-clear, and a pending secret clear is kept.
+            let message = self.clipboard.copy_text(&url, term).message();
+            app.on_reply(id, Reply::ScimUrlCopied(message));
             return;
         }
         let tx = self.tx.clone();
@@ -279,8 +305,17 @@ impl Painter {
     ) -> Result<(), B::Error> {
         terminal.autoresize()?;
         self.scroll_list(terminal, app)?;
+        app.raw_secret_row.set(None);
         let frame = terminal.draw(|f| ui::draw(f, app))?;
         self.last = Some(frame.buffer.clone());
+        if let (Some(row), Some(secret)) = (app.raw_secret_row.get(), app.open_secret()) {
+            // One plain write from column 1: the terminal wraps it, so tmux copy mode sees one
+            // logical line. Drawing left these rows blank, so ratatui never overwrites it.
+            let out = terminal.backend_mut();
+            let _ = write!(out, "\x1b[{};1H", row + 1);
+            let _ = out.write_all(secret.expose_secret().as_bytes());
+            let _ = Write::flush(out);
+        }
         Ok(())
     }
 
@@ -361,8 +396,47 @@ async fn call(client: &ConsoleClient, command: Command) -> Reply {
         Command::RevokeToken(id) => Reply::TokenRevoked(id, client.revoke_token(id).await),
         Command::LoadAudit(app) => Reply::Audit(app, client.audit(app, 200).await),
         Command::TestToken(token) => Reply::TokenTested(client.test_scim_token(&token).await),
-        Command::Login { .. } | Command::CopySecret => unreachable!("handled by Runtime::spawn"),
+        Command::Login { .. }
+        | Command::CopySecret
+        | Command::CopyText(_)
+        | Command::WriteSecret(_)
+        | Command::CopyScimUrl(_) => {
+            unreachable!("handled by Runtime::spawn")
+        }
     }
+}
+
+/// Writes a secret to a new file only this user can read; an existing file is never replaced.
+fn write_secret_file(
+    path: &std::path::Path,
+    secret: &secrecy::SecretString,
+) -> std::result::Result<std::path::PathBuf, String> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let shown = path.display().to_string();
+    let mut file = match options.open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(format!(
+                "{shown} already exists and was left alone; type another name."
+            ));
+        }
+        Err(e) => return Err(format!("Could not create {shown}: {e}")),
+    };
+    let result = file
+        .write_all(secret.expose_secret().as_bytes())
+        .and_then(|()| file.write_all(b"\n"))
+        .and_then(|()| file.sync_all());
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(path);
+        return Err(format!("Could not write {shown}: {e}"));
+    }
+    Ok(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()))
 }
 
 async fn start_embedded(database_url: String) -> std::result::Result<(RunningServer, ConsoleClient), String> {

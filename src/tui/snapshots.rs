@@ -221,7 +221,10 @@ fn secret_modals() {
     snap("token_modal_nudged", || {
         let mut app = issued_token_modal();
         app.on_event(&key(KeyCode::Esc));
-        app.answer(Reply::Copied("sent to your terminal's clipboard (OSC 52)".into()));
+        app.answer(Reply::Copied {
+            message: "Sent via OSC 52; your terminal must allow it.".into(),
+            clears_at: None,
+        });
         app
     });
     snap("client_secret_modal", || {
@@ -363,4 +366,127 @@ fn no_color_marks_selection_without_colour() {
         }
     }
     assert!(saw_selection, "the selected row has a marker");
+}
+
+#[test]
+fn secret_safety_states() {
+    snap("token_modal_ctrl_c_once", || {
+        let mut app = issued_token_modal();
+        app.on_event(&ctrl('c'));
+        app
+    });
+    snap("token_modal_write_prompt", || {
+        let mut app = issued_token_modal();
+        app.on_event(&ch('w'));
+        app.answer(Reply::Written(Err(
+            "Okta_sync.token already exists and was left alone; type another name.".into(),
+        )));
+        app
+    });
+    snap("token_modal_one_line", || {
+        let mut app = issued_token_modal();
+        app.on_event(&ch('u'));
+        app
+    });
+    snap("token_modal_tmux_copied", || {
+        let mut app = issued_token_modal();
+        app.on_event(&ch('y'));
+        app.answer(Reply::Copied {
+            message: crate::clipboard::CopyOutcome::TmuxBuffer { verified: true }.message(),
+            clears_at: Some(std::time::Instant::now() + std::time::Duration::from_millis(29_500)),
+        });
+        app
+    });
+    snap("unseen_token_confirm", || {
+        let mut apps = fixtures::sample_apps();
+        apps[0].token = None;
+        let mut app = fixtures::app_with(apps.clone(), true);
+        open(&mut app, 10);
+        app.on_event(&ch('i'));
+        app.answer(Reply::TokenIssued(
+            Uuid::from_u128(10),
+            Err(ClientError::Timeout {
+                url: "https://console.example.com".into(),
+            }),
+        ));
+        apps[0].token = Some(fixtures::token(crate::wire::TokenState::Active, 90));
+        app.answer(Reply::App(Uuid::from_u128(10), Ok(apps[0].clone())));
+        app
+    });
+    let app = issued_token_modal();
+    let t = render(&app, 60, 20);
+    insta::assert_snapshot!("too_small_with_secret_60x20", t.backend());
+}
+
+/// The unwrapped display leaves the rows blank for the runtime to write the secret itself.
+#[test]
+fn one_line_mode_reserves_blank_rows_and_marks_them() {
+    let mut app = issued_token_modal();
+    app.on_event(&ch('u'));
+    let t = render(&app, 80, 24);
+    let row = app.raw_secret_row.get().expect("a row for the raw secret");
+    let buf = t.backend().buffer();
+    let rows = FAKE_JWT.len().div_ceil(80) as u16;
+    for y in row..row + rows {
+        assert!(row_text(buf, y).trim().is_empty(), "row {y} is left blank");
+    }
+    let all: String = (0..24).map(|y| row_text(buf, y)).collect();
+    assert!(!all.contains(&FAKE_JWT[..20]), "ratatui does not draw it");
+}
+
+#[test]
+fn connect_provider_panel() {
+    snap("connect_provider", || {
+        let mut app = manage(10);
+        app.on_event(&ch('p'));
+        assert!(matches!(app.modal, Some(Modal::ConnectProvider(_))));
+        app
+    });
+    snap("connect_provider_copied", || {
+        let mut app = manage(10);
+        app.on_event(&ch('p'));
+        app.on_event(&ch('y'));
+        let sent = app.take_commands();
+        assert!(
+            matches!(&sent[..], [Command::CopyScimUrl(url)] if url == "https://console.example.com/scim/v2"),
+            "{sent:?}"
+        );
+        app.answer(Reply::ScimUrlCopied(
+            crate::clipboard::CopyOutcome::Osc52 {
+                wrap: crate::clipboard::Wrap::Plain,
+                in_tmux: false,
+            }
+            .message(),
+        ));
+        app
+    });
+    // The embedded server's loopback URL, on an app with SCIM off: both are called out.
+    snap("connect_provider_embedded", || {
+        let mut apps = fixtures::sample_apps();
+        apps[2].scim_base_url = "http://127.0.0.1:43117/scim/v2".into();
+        let mut app = fixtures::app_with(apps, false);
+        open(&mut app, 12);
+        app.on_event(&ch('p'));
+        app
+    });
+}
+
+#[test]
+fn connect_provider_closes_and_copies_from_the_manage_page() {
+    let mut app = manage(13);
+    // A view-only app still shows where to connect.
+    app.on_event(&ch('p'));
+    assert!(matches!(app.modal, Some(Modal::ConnectProvider(_))));
+    app.on_event(&key(KeyCode::Esc));
+    assert!(app.modal.is_none());
+    app.on_event(&ch('p'));
+    app.on_event(&ch('p'));
+    assert!(app.modal.is_none(), "the same key closes it");
+    app.on_event(&ch('y'));
+    assert!(matches!(&app.take_commands()[..], [Command::CopyScimUrl(_)]));
+    app.answer(Reply::ScimUrlCopied("Copied to the clipboard.".into()));
+    assert_eq!(
+        app.toast.as_ref().map(|t| t.text.as_str()),
+        Some("Copied to the clipboard.")
+    );
 }

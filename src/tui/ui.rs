@@ -71,8 +71,13 @@ pub fn draw(frame: &mut Frame, app: &App) {
     app.too_small.set(small);
     app.list_rows.set(None);
     if small {
+        let how = if app.secret_open() {
+            "a secret is open: enlarge the terminal to store it and close it".to_owned()
+        } else {
+            format!("{} quits", app.keymap.label(Action::Quit))
+        };
         let msg = format!(
-            "terminal too small: {}×{}, need {MIN_WIDTH}×{MIN_HEIGHT}",
+            "terminal too small: {}×{}, need {MIN_WIDTH}×{MIN_HEIGHT} · {how}",
             area.width, area.height
         );
         let y = area.y + area.height / 2;
@@ -133,7 +138,10 @@ fn draw_status(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         Link::SignedOut => Span::styled("○ signed out", theme.warn()),
         Link::Unreachable(_) => Span::styled("✖ server unreachable, r retries", theme.danger()),
     };
-    let text = format!(" {} · {} · {} ", c.label, c.server, who);
+    let clears = super::modals::secret::clears_in(app)
+        .map(|s| format!(" · clipboard clears in {s} s"))
+        .unwrap_or_default();
+    let text = format!(" {} · {} · {}{clears} ", c.label, c.server, who);
     let room = (area.width as usize).saturating_sub(width(&link.content) + 1);
     let line = Line::from(vec![Span::raw(fit(&text, room)), link]);
     frame.render_widget(

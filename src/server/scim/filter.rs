@@ -214,7 +214,16 @@ impl Translator {
     }
 
     fn source(&mut self, p: &AttrPath) -> ScimResult<(Source, &'static Attr)> {
-        let r = resolve_path(self.kind, p).ok_or_else(|| bad_attr(p))?;
+        let mut r = resolve_path(self.kind, p).ok_or_else(|| bad_attr(p))?;
+        // `…:enterprise:2.0:User:manager eq "id"` compares the complex attribute's `value`.
+        if !r.attr.multi && r.attr.ty == Ty::Complex && r.sub.is_none() {
+            r.sub = r.attr.sub_attr("value");
+        }
+        if super::enterprise::is_computed(&r) {
+            return Err(ScimError::invalid_filter(format!(
+                "{p} is filled in when read, not stored; compare manager.value instead"
+            )));
+        }
         let leaf = r.leaf();
         let top = r.attr.name;
         if r.extension.is_none() {

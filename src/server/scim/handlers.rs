@@ -3,7 +3,7 @@
 use super::error::{SCIM_JSON, ScimError, ScimResult};
 use super::resource::{self, Selection};
 use super::schema::{self, Kind};
-use super::{filter, patch};
+use super::{enterprise, filter, normalize, patch};
 use crate::server::AppState;
 use crate::store::{ScimQuery, ScimRow, ScimTable, ScimWrite};
 use axum::body::Bytes;
@@ -234,7 +234,11 @@ impl ListParams {
             filter: self
                 .filter
                 .as_ref()
-                .map(|f| filter::translate(kind, f))
+                .map(|f| {
+                    let mut f = f.clone();
+                    normalize::filter(kind, &mut f);
+                    filter::translate(kind, &f)
+                })
                 .transpose()?,
             order: self
                 .sort_by
@@ -261,20 +265,29 @@ async fn render_rows(
         .map(|r| r.id.clone())
         .collect();
     let looked_up = state.store.scim_groups_of(&missing).await?;
-    rows.iter()
+    let mut full = rows
+        .iter()
         .map(|row| {
             let groups = row
                 .groups
                 .as_deref()
                 .or_else(|| looked_up.get(&row.id).map(Vec::as_slice));
-            let full = resource::render(kind, row, &state.base_url, groups)?;
-            Ok(if sel.is_empty() {
-                full
-            } else {
-                resource::project(kind, full, sel)
-            })
+            resource::render(kind, row, &state.base_url, groups)
         })
-        .collect()
+        .collect::<ScimResult<Vec<Value>>>()?;
+    if kind == Kind::User {
+        enterprise::fill_managers(&state.store, &state.base_url, &mut full).await?;
+    }
+    Ok(full
+        .into_iter()
+        .map(|f| {
+            if sel.is_empty() {
+                f
+            } else {
+                resource::project(kind, f, sel)
+            }
+        })
+        .collect())
 }
 
 async fn list(state: &AppState, kind: Kind, p: &ListParams) -> ScimResult<Response> {
@@ -475,6 +488,7 @@ async fn prepare(
     let members = if kind == Kind::Group {
         resolve_members(state, id, &mut r).await?
     } else {
+        enterprise::check(id, &r)?;
         Vec::new()
     };
     let unique_key = match kind {
@@ -492,7 +506,8 @@ async fn prepare(
 }
 
 async fn create(state: AppState, kind: Kind, body: Result<Bytes, BytesRejection>) -> ScimResult<Response> {
-    let body = json_body(body)?;
+    let mut body = json_body(body)?;
+    normalize::resource(kind, &mut body);
     let mut r = resource::normalize(kind, &body)?;
     if kind == Kind::User && !r.contains_key("active") {
         r.insert("active".into(), Value::Bool(true));
@@ -608,7 +623,8 @@ async fn replace(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResult<Response> {
-    let body = json_body(body)?;
+    let mut body = json_body(body)?;
+    normalize::resource(kind, &mut body);
     let new = resource::normalize(kind, &body)?;
     let row = modify(&state, kind, &id, &headers, |r| {
         let kept_active = r.get("active").cloned();
@@ -654,7 +670,8 @@ async fn patch_one(
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResult<Response> {
     let sel = selection_of(q.as_deref())?;
-    let body = json_body(body)?;
+    let mut body = json_body(body)?;
+    normalize::patch(kind, &mut body);
     let op = patch::parse(&body)?;
     let row = modify(&state, kind, &id, &headers, |r| {
         patch::apply(kind, r, &op.operations)

@@ -3,13 +3,17 @@
 //! - [`guard`]: bearer token verification (which renews the token), the per-app rate limit;
 //! - [`schema`]: the attribute definitions everything else is driven by;
 //! - [`resource`]: input normalisation and validation, rendering and attribute selection;
+//! - [`normalize`]: provider quirks, rewritten into standard requests before anything else;
+//! - [`enterprise`]: the Enterprise User extension's manager references;
 //! - [`filter`]: filter → SQL translation; [`patch`]: PATCH operations;
 //! - [`handlers`]: discovery, Users, Groups and `/.search`.
 
+pub mod enterprise;
 pub mod error;
 pub mod filter;
 mod guard;
 mod handlers;
+pub mod normalize;
 pub mod patch;
 pub mod resource;
 pub mod schema;

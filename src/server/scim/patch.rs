@@ -4,7 +4,7 @@
 use super::error::{ScimError, ScimResult, ScimType};
 use super::filter;
 use super::schema::{self, Attr, Kind, Mutability, Ty};
-use scim_v2::filter::{AttrExp, AttrPath, CompValue, CompareOp, PatchPath, ValFilter};
+use scim_v2::filter::{AttrExp, CompValue, CompareOp, PatchPath, ValFilter};
 use scim_v2::models::others::{OperationTarget, PatchOp, PatchOperation};
 use serde_json::{Map, Value};
 
@@ -72,26 +72,13 @@ fn target(kind: Kind, r: &mut Map<String, Value>, op: Op, t: &OperationTarget) -
                 .ok_or_else(|| ScimError::invalid_value("add and replace need a value"))?;
             at_path(kind, r, op, path, Some(value))
         }
+        // `normalize::patch` turns every path-less value into one operation per attribute
+        // (dropping read-only ones); this only serves callers that did not normalise.
         OperationTarget::WithoutPath { value } => {
             for (key, v) in value {
-                let path = if kind.extension(key).is_some() {
-                    let (uri, name) = key.rsplit_once(':').unwrap_or(("", key));
-                    PatchPath::Attr(AttrPath {
-                        uri: Some(uri.to_owned()),
-                        name: name.to_owned(),
-                        sub_attr: None,
-                    })
-                } else {
-                    key.parse::<PatchPath>()
-                        .map_err(|_| ScimError::invalid_path(format!("{key:?} is not an attribute path")))?
-                };
-                // Read-only members of a whole-resource value are ignored, as in a PUT.
-                if let PatchPath::Attr(p) = &path
-                    && let Some(res) = filter::resolve_path(kind, p)
-                    && res.attr.mutability == Mutability::ReadOnly
-                {
-                    continue;
-                }
+                let path = key
+                    .parse::<PatchPath>()
+                    .map_err(|_| ScimError::invalid_path(format!("{key:?} is not an attribute path")))?;
                 at_path(kind, r, op, &path, Some(v))?;
             }
             Ok(())
@@ -274,11 +261,9 @@ fn clear_other_primaries(items: &mut [Value], keep: usize) {
     }
 }
 
+/// `"primary": "True"` was made a boolean by `normalize`.
 fn is_primary(v: &Value) -> bool {
     matches!(v.get("primary"), Some(Value::Bool(true)))
-        || v.get("primary")
-            .and_then(Value::as_str)
-            .is_some_and(|s| s.eq_ignore_ascii_case("true"))
 }
 
 /// A whole multi-valued attribute inside `obj`.
@@ -313,16 +298,16 @@ fn multi(obj: &mut Map<String, Value>, attr: &Attr, op: Op, value: Option<&Value
             }
         }
         Op::Remove => {
-            // `remove members` with a value removes just those members (as Entra ID sends it).
-            let only: Vec<Value> = as_items(value)
-                .iter()
-                .filter_map(|v| v.get("value").cloned())
-                .collect();
-            if only.is_empty() {
-                obj.remove(attr.name);
-            } else if let Some(Value::Array(list)) = obj.get_mut(attr.name) {
-                list.retain(|item| item.get("value").is_none_or(|v| !only.contains(v)));
+            // Entra ID's `remove members` with a value list became a filter path in
+            // `normalize`; any other value would be ignored, and removing every value when the
+            // client named some would lose data.
+            if !as_items(value).is_empty() {
+                return Err(ScimError::invalid_value(format!(
+                    "remove of {} takes no value; name the values with a filter, e.g. {}[value eq \"…\"]",
+                    attr.name, attr.name
+                )));
             }
+            obj.remove(attr.name);
         }
     }
     Ok(())

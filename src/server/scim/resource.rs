@@ -109,10 +109,9 @@ pub fn normalize_value(attr: &Attr, value: &Value, at: &str) -> ScimResult<Optio
         return Ok(None);
     }
     if attr.multi {
-        let items: Vec<&Value> = match value {
-            Value::Array(a) => a.iter().collect(),
-            // Some clients send one value where a list is expected; accept it as a list of one.
-            other => vec![other],
+        // One value where a list is expected was made a list of one by `normalize`.
+        let Value::Array(items) = value else {
+            return Err(ScimError::invalid_value(format!("{at} must be an array")));
         };
         let mut out = Vec::with_capacity(items.len());
         for item in items {
@@ -149,11 +148,9 @@ fn normalize_single(attr: &Attr, value: &Value, at: &str) -> ScimResult<Option<V
             Value::String(_) => Some(value.clone()),
             _ => return Err(wrong("a string")),
         },
+        // Booleans sent as strings ("False") were made booleans by `normalize`.
         Ty::Boolean => match value {
             Value::Bool(_) => Some(value.clone()),
-            // Some provisioning clients send booleans as strings.
-            Value::String(s) if s.eq_ignore_ascii_case("true") => Some(Value::Bool(true)),
-            Value::String(s) if s.eq_ignore_ascii_case("false") => Some(Value::Bool(false)),
             _ => return Err(wrong("a boolean")),
         },
         Ty::Integer => match value {
@@ -200,18 +197,7 @@ fn check_rules(kind: Kind, r: &Map<String, Value>) -> ScimResult<()> {
                     )));
                 }
             }
-            if let Some(Value::Object(ext)) = r.get(schema::WORKS_USER_SCHEMA) {
-                for (k, v) in ext {
-                    if v.as_str()
-                        .is_some_and(|s| s.chars().count() > EXTENSION_VALUE_MAX)
-                    {
-                        return Err(ScimError::invalid_value(format!(
-                            "{}:{k} must be at most {EXTENSION_VALUE_MAX} characters",
-                            schema::WORKS_USER_SCHEMA
-                        )));
-                    }
-                }
-            }
+            check_extension_lengths(kind, r)?;
         }
         Kind::Group => {
             let name = text("displayName")
@@ -234,6 +220,29 @@ fn check_rules(kind: Kind, r: &Map<String, Value>) -> ScimResult<()> {
                 {
                     return Err(ScimError::invalid_value("a member's type must be User or Group"));
                 }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every extension value (works:2.0, and enterprise including `manager.value`) is a string of
+/// at most [`EXTENSION_VALUE_MAX`] characters.
+fn check_extension_lengths(kind: Kind, r: &Map<String, Value>) -> ScimResult<()> {
+    for ext in kind.extensions() {
+        let Some(Value::Object(values)) = r.get(ext.id) else {
+            continue;
+        };
+        for (k, v) in values {
+            let (at, text) = match v {
+                Value::Object(o) => (format!("{k}.value"), o.get("value").and_then(Value::as_str)),
+                other => (k.clone(), other.as_str()),
+            };
+            if text.is_some_and(|s| s.chars().count() > EXTENSION_VALUE_MAX) {
+                return Err(ScimError::invalid_value(format!(
+                    "{}:{at} must be at most {EXTENSION_VALUE_MAX} characters",
+                    ext.id
+                )));
             }
         }
     }
@@ -573,7 +582,7 @@ mod tests {
                 "USERNAME": "ann@example.com",
                 "id": "client-chosen",
                 "password": "never stored",
-                "Emails": [{"Value": "ann@example.com", "primary": "true"}],
+                "Emails": [{"Value": "ann@example.com", "primary": true}],
                 "name": {"givenName": null},
                 "preferredLanguage": "ja-JP",
             }),

@@ -7,6 +7,7 @@ use std::sync::LazyLock;
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const WORKS_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:works:2.0:User";
+pub const ENTERPRISE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 pub const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
@@ -393,6 +394,51 @@ pub static WORKS_USER: LazyLock<Schema> = LazyLock::new(|| Schema {
     ],
 });
 
+/// The Enterprise User extension (RFC 7643 §4.3, §8.7.1), which Entra ID and Okta map to by
+/// default. `manager.$ref` and `manager.displayName` are filled in by the server when the user
+/// that `manager.value` names exists, so both are read-only here (the RFC lets `$ref` be
+/// written; a client-supplied one could only disagree with the server's).
+pub static ENTERPRISE_USER: LazyLock<Schema> = LazyLock::new(|| Schema {
+    id: ENTERPRISE_USER_SCHEMA,
+    name: "EnterpriseUser",
+    description: "Enterprise User",
+    attrs: vec![
+        s(
+            "employeeNumber",
+            "Numeric or alphanumeric identifier assigned to a person, typically based on order of \
+             hire or association with an organization (at most 100 characters).",
+        ),
+        s("costCenter", "Identifies the name of a cost center."),
+        s("organization", "Identifies the name of an organization."),
+        s("division", "Identifies the name of a division."),
+        s("department", "Identifies the name of a department."),
+        Attr::new(
+            "manager",
+            Ty::Complex,
+            "The User's manager: the 'id' of another User. It may name a user that does not \
+             exist yet; $ref and displayName appear once it does.",
+        )
+        .sub(vec![
+            s(
+                "value",
+                "The id of the SCIM resource representing the User's manager.",
+            ),
+            Attr::new(
+                "$ref",
+                Ty::Reference,
+                "The URI of the SCIM resource representing the User's manager, filled in by the server.",
+            )
+            .refs(&["User"])
+            .read_only(),
+            s(
+                "displayName",
+                "The displayName of the User's manager, filled in by the server.",
+            )
+            .read_only(),
+        ]),
+    ],
+});
+
 /// Attributes common to every resource (RFC 7643 §3.1).
 pub fn common_attrs() -> &'static [Attr] {
     static COMMON: LazyLock<Vec<Attr>> = LazyLock::new(|| {
@@ -456,7 +502,8 @@ impl Kind {
         }
     }
     pub fn extensions(self) -> &'static [&'static Schema] {
-        static USER_EXTENSIONS: LazyLock<[&'static Schema; 1]> = LazyLock::new(|| [&*WORKS_USER]);
+        static USER_EXTENSIONS: LazyLock<[&'static Schema; 2]> =
+            LazyLock::new(|| [&*ENTERPRISE_USER, &*WORKS_USER]);
         match self {
             Kind::User => &*USER_EXTENSIONS,
             Kind::Group => &[],
@@ -530,8 +577,8 @@ pub fn resolve(kind: Kind, uri: Option<&str>, name: &str, sub: Option<&str>) -> 
     Some(Resolved { extension, attr, sub })
 }
 
-pub fn all_schemas() -> [&'static Schema; 3] {
-    [&USER, &GROUP, &WORKS_USER]
+pub fn all_schemas() -> [&'static Schema; 4] {
+    [&USER, &GROUP, &ENTERPRISE_USER, &WORKS_USER]
 }
 
 pub fn service_provider_config(base_url: &str) -> Value {

@@ -5,6 +5,8 @@
 use crate::client::ClientError;
 use crate::wire::{Admin, AppCreated, AuditEvent, ClientApp, ClientSecretIssued, IssuedToken, ScimChanged};
 use secrecy::SecretString;
+use std::path::PathBuf;
+use std::time::Instant;
 use uuid::Uuid;
 
 /// Names one request from send to reply. Ids grow, so the newest request sorts last.
@@ -30,6 +32,7 @@ pub enum Kind {
     IssueToken,
     RevokeToken,
     Copy,
+    Write,
     TestToken,
     Start,
 }
@@ -49,6 +52,7 @@ impl Kind {
             Kind::IssueToken => "issuing the token",
             Kind::RevokeToken => "revoking the token",
             Kind::Copy => "copying",
+            Kind::Write => "writing the file",
             Kind::TestToken => "testing the token",
             Kind::Start => "starting",
         }
@@ -104,6 +108,12 @@ pub enum Command {
     LoadAudit(Option<Uuid>),
     /// Copy the open secret modal's secret; the runtime owns the clipboard and the terminal.
     CopySecret,
+    /// Copy a client ID (not a secret: no auto-clear).
+    CopyText(String),
+    /// Write the open secret to a new file (0600, never overwriting), relative to the cwd.
+    WriteSecret(PathBuf),
+    /// Copy an app's SCIM base URL (not a secret; the same clipboard path).
+    CopyScimUrl(String),
     TestToken(SecretString),
 }
 
@@ -120,7 +130,8 @@ impl Command {
             Command::IssueToken(_) => Kind::IssueToken,
             Command::RevokeToken(_) => Kind::RevokeToken,
             Command::LoadAudit(_) => Kind::LoadAudit,
-            Command::CopySecret => Kind::Copy,
+            Command::CopySecret | Command::CopyText(_) | Command::CopyScimUrl(_) => Kind::Copy,
+            Command::WriteSecret(_) => Kind::Write,
             Command::TestToken(_) => Kind::TestToken,
         }
     }
@@ -169,7 +180,15 @@ pub enum Reply {
     TokenIssued(Uuid, Result<IssuedToken, ClientError>),
     TokenRevoked(Uuid, Result<(), ClientError>),
     Audit(Option<Uuid>, Result<Vec<AuditEvent>, ClientError>),
-    Copied(String),
+    /// Where the copy went, and when the clipboard will be cleared if it still holds it.
+    Copied {
+        message: String,
+        clears_at: Option<Instant>,
+    },
+    /// The file the secret was written to, or why not.
+    Written(Result<PathBuf, String>),
+    /// What copying the SCIM base URL did.
+    ScimUrlCopied(String),
     TokenTested(Result<(u16, String), ClientError>),
     /// The embedded server could not start, or the connection could not be set up.
     StartFailed(String),
@@ -188,7 +207,8 @@ impl Reply {
             Reply::TokenIssued(..) => Kind::IssueToken,
             Reply::TokenRevoked(..) => Kind::RevokeToken,
             Reply::Audit(..) => Kind::LoadAudit,
-            Reply::Copied(_) => Kind::Copy,
+            Reply::Copied { .. } | Reply::ScimUrlCopied(_) => Kind::Copy,
+            Reply::Written(_) => Kind::Write,
             Reply::TokenTested(_) => Kind::TestToken,
             Reply::StartFailed(_) => Kind::Start,
         }

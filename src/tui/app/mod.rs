@@ -10,7 +10,8 @@
 mod effects;
 
 pub use super::modals::{
-    Confirm, ConfirmKind, EditApp, Members, Modal, SecretKind, SecretModal, app_form::AppForm,
+    Confirm, ConfirmKind, ConnectProvider, EditApp, Members, Modal, SecretKind, SecretModal,
+    app_form::AppForm,
 };
 pub use super::screens::{
     Screen,
@@ -145,6 +146,17 @@ pub struct App {
     pub too_small: Cell<bool>,
     /// Rows `[top, bottom)` of the app list's scrolling rows in the last frame, if it showed them.
     pub list_rows: Cell<Option<(u16, u16)>>,
+    /// When the clipboard will be cleared (if it still holds the copied secret), for a countdown.
+    pub clipboard_clears_at: Option<Instant>,
+    /// The first row of an unwrapped secret the runtime writes itself (see `SecretModal::one_line`).
+    pub raw_secret_row: Cell<Option<u16>>,
+    /// Tokens this console has shown: a token active on the server that is not here was issued
+    /// by a request whose reply never arrived (or by someone else).
+    pub shown_tokens: std::collections::HashSet<Uuid>,
+    /// Apps whose issue request has an unknown outcome, until they are re-read.
+    pub issue_unknown: std::collections::HashSet<Uuid>,
+    /// Apps to issue a new token for once the revoke in flight succeeds.
+    pub reissue_after_revoke: std::collections::HashSet<Uuid>,
     next_id: u64,
     commands: Vec<(RequestId, Command)>,
 }
@@ -177,6 +189,11 @@ impl App {
             clear_screen: false,
             too_small: Cell::new(false),
             list_rows: Cell::new(None),
+            clipboard_clears_at: None,
+            raw_secret_row: Cell::new(None),
+            shown_tokens: Default::default(),
+            issue_unknown: Default::default(),
+            reissue_after_revoke: Default::default(),
             next_id: 1,
             commands: Vec::new(),
         }
@@ -241,6 +258,13 @@ impl App {
         if self.toast.as_ref().is_some_and(|t| now >= t.until) {
             self.toast = None;
             changed = true;
+        }
+        if let Some(at) = self.clipboard_clears_at {
+            // The countdown shows whole seconds; redraw as it moves.
+            changed = true;
+            if now >= at {
+                self.clipboard_clears_at = None;
+            }
         }
         changed
     }
@@ -344,14 +368,24 @@ impl App {
 
     fn on_key(&mut self, key: &KeyEvent, event: &Event) {
         if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
-            self.quit = true;
+            // With a secret on screen, Ctrl-C asks once more: quitting would lose it.
+            match &mut self.modal {
+                Some(Modal::Secret(m)) if !m.acknowledged && !m.quit_asked => {
+                    m.quit_asked = true;
+                    m.nudged = true;
+                }
+                _ => self.quit = true,
+            }
             return;
         }
         let global = self.keymap.lookup(key, &[Context::Global]);
         if self.too_small.get() {
-            // Nothing is visible, so only quitting is safe.
+            // Nothing is visible, so only quitting is safe, and never past an open secret.
             if global == Some(Action::Quit) {
-                self.quit = true;
+                match &mut self.modal {
+                    Some(Modal::Secret(m)) => m.nudged = true,
+                    _ => self.quit = true,
+                }
             }
             return;
         }
@@ -427,7 +461,9 @@ impl App {
             Reply::TokenRevoked(app, result) => Manage::on_token_revoked(self, app, result),
             Reply::TokenIssued(app, result) => SecretModal::on_token_issued(self, app, result),
             Reply::SecretReissued(app, result) => SecretModal::on_secret_reissued(self, app, result),
-            Reply::Copied(message) => SecretModal::on_copied(self, message),
+            Reply::Copied { message, clears_at } => SecretModal::on_copied(self, message, clears_at),
+            Reply::Written(result) => SecretModal::on_written(self, result),
+            Reply::ScimUrlCopied(message) => ConnectProvider::on_copied(self, message),
             Reply::TokenTested(result) => SecretModal::on_tested(self, result),
             Reply::Updated(result) => EditApp::on_updated(self, result),
             Reply::Audit(app, result) => AuditView::on_audit(self, app, result),
@@ -487,6 +523,7 @@ pub fn sanitize_app(mut app: ClientApp) -> ClientApp {
     app.service_account = app.service_account.map(|s| sanitize(&s, false));
     app.members = app.members.iter().map(|m| sanitize(m, false)).collect();
     app.warnings = app.warnings.iter().map(|w| sanitize(w, false)).collect();
+    app.scim_base_url = sanitize(&app.scim_base_url, false);
     app
 }
 

@@ -1,7 +1,7 @@
 use super::*;
 use crate::tui::fixtures;
 use crate::tui::snapshots::{ch, ctrl, key, typed};
-use crate::wire::IssuedToken;
+use crate::wire::{IssuedToken, TokenState};
 use secrecy::ExposeSecret;
 
 const TOKEN: &str = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ0ZXN0In0.c2lnbmF0dXJl-unit-test-token";
@@ -69,8 +69,11 @@ fn the_token_is_never_in_debug_output() {
 }
 
 #[test]
-fn ctrl_c_always_quits() {
+fn ctrl_c_quits_but_asks_once_more_over_a_secret() {
     let mut app = with_token_modal();
+    app.on_event(&ctrl('c'));
+    assert!(!app.quit, "one Ctrl-C over an unstored secret only asks");
+    assert!(matches!(&app.modal, Some(Modal::Secret(m)) if m.quit_asked));
     app.on_event(&ctrl('c'));
     assert!(app.quit);
     let mut app = list();
@@ -252,6 +255,96 @@ fn keys_are_ignored_while_the_terminal_is_too_small() {
     assert!(app.modal.is_none() && matches!(app.screen, Screen::AppList(_)));
     app.on_event(&ch('q'));
     assert!(app.quit);
+}
+
+#[test]
+fn a_too_small_terminal_never_quits_past_an_open_secret() {
+    let mut app = with_token_modal();
+    app.too_small.set(true);
+    app.on_event(&ch('q'));
+    assert!(!app.quit && app.secret_open());
+    app.too_small.set(false);
+    app.on_event(&ch(' '));
+    app.on_event(&key(KeyCode::Enter));
+    assert!(!app.secret_open());
+}
+
+#[test]
+fn issue_pressed_twice_on_a_slow_link_sends_one_request() {
+    let mut apps = fixtures::sample_apps();
+    apps[0].token = None;
+    let mut app = fixtures::app_with(apps, true);
+    app.list.selected = 0;
+    app.on_event(&key(KeyCode::Enter));
+    app.take_commands();
+    app.on_event(&ch('i'));
+    app.on_event(&ch('i'));
+    app.on_event(&ch('R'));
+    let commands = app.take_commands();
+    assert!(
+        matches!(commands.as_slice(), [Command::IssueToken(_)]),
+        "{commands:?}"
+    );
+    assert!(app.toast.is_none(), "no error toast for the second press");
+}
+
+#[test]
+fn a_lost_issue_reply_is_found_out_and_revoke_and_reissue_offered() {
+    let mut apps = fixtures::sample_apps();
+    apps[0].token = None;
+    let mut app = fixtures::app_with(apps.clone(), true);
+    let id = Uuid::from_u128(10);
+    app.list.selected = 0;
+    app.on_event(&key(KeyCode::Enter));
+    app.take_commands();
+    app.on_event(&ch('i'));
+    app.take_commands();
+    app.answer(Reply::TokenIssued(
+        id,
+        Err(ClientError::Unreachable {
+            url: "http://x".into(),
+            reason: "connection closed before message completed".into(),
+        }),
+    ));
+    assert!(matches!(app.take_commands().as_slice(), [Command::LoadApp(x)] if *x == id));
+    assert!(app.toast.as_ref().unwrap().text.contains("unknown"));
+    let mut now = apps[0].clone();
+    now.token = Some(fixtures::token(TokenState::Active, 90));
+    app.answer(Reply::App(id, Ok(now)));
+    assert!(
+        matches!(&app.modal, Some(Modal::Confirm(c)) if c.kind == ConfirmKind::RevokeAndReissue { id }),
+        "{:?}",
+        app.modal
+    );
+    app.on_event(&ch('y'));
+    assert!(matches!(app.take_commands().as_slice(), [Command::RevokeToken(x)] if *x == id));
+    app.answer(Reply::TokenRevoked(id, Ok(())));
+    assert!(matches!(app.take_commands().as_slice(), [Command::IssueToken(x)] if *x == id));
+}
+
+#[test]
+fn w_asks_for_a_file_name_defaulting_to_the_app_name() {
+    let mut app = with_token_modal();
+    app.on_event(&ch('w'));
+    match &app.modal {
+        Some(Modal::Secret(m)) => {
+            assert_eq!(m.file_prompt.as_ref().unwrap().value(), "Okta_sync.token")
+        }
+        other => panic!("{other:?}"),
+    }
+    app.on_event(&key(KeyCode::Enter));
+    assert!(
+        matches!(app.take_commands().as_slice(), [Command::WriteSecret(p)] if p.to_str() == Some("Okta_sync.token"))
+    );
+    app.answer(Reply::Written(Err(
+        "Okta_sync.token already exists and was left alone; type another name.".into(),
+    )));
+    assert!(
+        matches!(&app.modal, Some(Modal::Secret(m)) if m.file_prompt.is_some()),
+        "the prompt stays for another name"
+    );
+    app.on_event(&key(KeyCode::Esc));
+    assert!(app.secret_open(), "Esc closes only the prompt");
 }
 
 #[test]

@@ -28,6 +28,10 @@ pub enum ConfirmKind {
     ReissueSecret {
         id: Uuid,
     },
+    /// A token is active that this console never showed (its reply was lost).
+    RevokeAndReissue {
+        id: Uuid,
+    },
 }
 
 #[derive(Debug)]
@@ -81,11 +85,15 @@ impl ModalView for Confirm {
         if confirmed {
             let kind = c.kind.clone();
             app.modal = None;
+            if let ConfirmKind::RevokeAndReissue { id } = kind {
+                app.reissue_after_revoke.insert(id);
+            }
             app.send(match kind {
                 ConfirmKind::DeleteApp { id } => Command::DeleteApp(id),
                 ConfirmKind::RevokeToken { id } => Command::RevokeToken(id),
                 ConfirmKind::SetScim { id, enable, .. } => Command::SetScim { id, enabled: enable },
                 ConfirmKind::ReissueSecret { id } => Command::ReissueSecret(id),
+                ConfirmKind::RevokeAndReissue { id } => Command::RevokeToken(id),
             });
         }
     }
@@ -135,6 +143,20 @@ fn draw_confirm(frame: &mut Frame, c: &Confirm, theme: &Theme, body: Rect) {
             }
             ("Disable SCIM", l)
         }
+        ConfirmKind::RevokeAndReissue { .. } => (
+            "A token nobody has seen",
+            vec![
+                Line::from(Span::styled(
+                    format!(
+                        "{} has an active token that this console never showed.",
+                        c.app_name
+                    ),
+                    theme.danger(),
+                )),
+                Line::raw("The reply to the issue request was lost on the way, so its one showing is gone"),
+                Line::raw("(or another admin issued it). Revoke it and issue a new one, shown here?"),
+            ],
+        ),
         ConfirmKind::ReissueSecret { .. } => (
             "Reissue client secret",
             vec![

@@ -3,11 +3,13 @@
 
 pub mod app_form;
 pub mod confirm;
+pub mod connect_provider;
 pub mod members;
 pub mod secret;
 
 pub use app_form::EditApp;
 pub use confirm::{Confirm, ConfirmKind};
+pub use connect_provider::ConnectProvider;
 pub use members::Members;
 pub use secret::{SecretKind, SecretModal};
 
@@ -59,4 +61,5 @@ modals! {
     Confirm(Confirm);
     EditApp(EditApp);
     Members(Members);
+    ConnectProvider(ConnectProvider);
 }

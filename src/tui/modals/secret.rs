@@ -16,7 +16,10 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use secrecy::{ExposeSecret, SecretString};
+use std::time::Instant;
 use time::OffsetDateTime;
+use tui_input::Input;
+use tui_input::backend::crossterm::to_input_request;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +39,14 @@ pub struct SecretModal {
     pub acknowledged: bool,
     /// The user tried to leave without acknowledging.
     pub nudged: bool,
+    /// Ctrl-C was pressed once: a second one quits without the acknowledgement.
+    pub quit_asked: bool,
     pub status: Option<String>,
+    /// `w`: the file name being typed (the app name by default).
+    pub file_prompt: Option<Input>,
+    /// `u`: the secret is written by the runtime as one line the terminal wraps, so tmux copy
+    /// mode (and terminal selection) picks it up without line breaks.
+    pub one_line: bool,
 }
 
 impl SecretModal {
@@ -50,27 +60,62 @@ impl SecretModal {
             expires_at: None,
             acknowledged: false,
             nudged: false,
+            quit_asked: false,
             status: None,
+            file_prompt: None,
+            one_line: false,
         }))
     }
 
+    /// The default file name: the app name, made safe for a file name.
+    pub fn default_file_name(&self) -> String {
+        let base: String = self
+            .app_name
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let base = base.trim_matches('.');
+        let base = if base.is_empty() { "secret" } else { base };
+        match self.kind {
+            SecretKind::DedicatedToken => format!("{base}.token"),
+            SecretKind::ClientSecret => format!("{base}.client-secret"),
+        }
+    }
+
     pub(crate) fn on_token_issued(app: &mut App, id: Uuid, result: Result<IssuedToken, ClientError>) {
+        let result = match result {
+            // Sent, but no answer came back: a token may exist that nobody has seen.
+            Err(e @ (ClientError::Unreachable { .. } | ClientError::Timeout { .. })) => {
+                return crate::tui::screens::manage::Manage::on_issue_unknown(app, id, e.to_string());
+            }
+            // Already active: perhaps issued by an earlier request whose reply was lost.
+            Err(ClientError::Api { status: 409, .. }) => {
+                return crate::tui::screens::manage::Manage::on_issue_unknown(
+                    app,
+                    id,
+                    "the server says a token is already active".into(),
+                );
+            }
+            other => other,
+        };
         if let Some(issued) = app.ok(result) {
             let (name, client_id) = app
                 .app(id)
                 .map(|a| (a.name.clone(), a.client_id.clone()))
                 .unwrap_or_default();
-            app.modal = Some(Modal::Secret(Box::new(SecretModal {
-                kind: SecretKind::DedicatedToken,
-                app_id: id,
-                app_name: name,
-                client_id,
-                secret: issued.token,
-                expires_at: Some(issued.expires_at),
-                acknowledged: false,
-                nudged: false,
-                status: None,
-            })));
+            let Modal::Secret(mut m) = SecretModal::client_secret(id, name, client_id, issued.token) else {
+                unreachable!()
+            };
+            m.kind = SecretKind::DedicatedToken;
+            m.expires_at = Some(issued.expires_at);
+            app.shown_tokens.insert(issued.token_id);
+            app.modal = Some(Modal::Secret(m));
             app.send(Command::LoadApp(id));
         }
     }
@@ -91,9 +136,28 @@ impl SecretModal {
         }
     }
 
-    pub(crate) fn on_copied(app: &mut App, message: String) {
-        if let Some(Modal::Secret(m)) = &mut app.modal {
-            m.status = Some(message);
+    pub(crate) fn on_copied(app: &mut App, message: String, clears_at: Option<Instant>) {
+        app.clipboard_clears_at = clears_at;
+        match &mut app.modal {
+            Some(Modal::Secret(m)) => m.status = Some(message),
+            _ => app.toast(ToastKind::Info, message),
+        }
+    }
+
+    pub(crate) fn on_written(app: &mut App, result: Result<std::path::PathBuf, String>) {
+        let Some(Modal::Secret(m)) = &mut app.modal else {
+            return;
+        };
+        match result {
+            Ok(path) => {
+                m.file_prompt = None;
+                m.status = Some(format!(
+                    "Written to {} (mode 0600). Move it somewhere safe, then delete it.",
+                    sanitize(&path.display().to_string(), false)
+                ));
+            }
+            // The prompt stays open so another name can be typed.
+            Err(why) => m.status = Some(sanitize(&why, false)),
         }
     }
 
@@ -130,12 +194,40 @@ impl SecretModal {
 }
 
 impl ModalView for SecretModal {
-    fn on_key(app: &mut App, key: &KeyEvent, _event: &Event) {
+    fn on_key(app: &mut App, key: &KeyEvent, event: &Event) {
         let action = app.keymap.lookup(key, &[Context::SecretModal, Context::Global]);
         let Some(Modal::Secret(m)) = &mut app.modal else {
             return;
         };
+        m.quit_asked = false;
+        if let Some(input) = &mut m.file_prompt {
+            match key.code {
+                KeyCode::Esc => m.file_prompt = None,
+                KeyCode::Enter => {
+                    let name = input.value().trim().to_owned();
+                    if name.is_empty() {
+                        m.status = Some("Type a file name first.".into());
+                    } else {
+                        app.send(Command::WriteSecret(name.into()));
+                    }
+                }
+                _ => {
+                    if let Some(req) = to_input_request(event) {
+                        input.handle(req);
+                    }
+                }
+            }
+            return;
+        }
         match (action, key.code) {
+            (Some(Action::WriteFile), _) => {
+                m.file_prompt = Some(Input::new(m.default_file_name()));
+            }
+            (Some(Action::OneLine), _) => {
+                m.one_line = !m.one_line;
+                // The rows the secret used must be repainted either way.
+                app.clear_screen = true;
+            }
             (Some(Action::Copy), _) => {
                 app.send(Command::CopySecret);
             }
@@ -173,6 +265,30 @@ pub fn wrap_secret(secret: &str, width: usize) -> Vec<&str> {
     rows
 }
 
+/// Rows `text` takes when word-wrapped to `width` columns (greedy, like the paragraph's wrap).
+fn wrapped_rows(text: &str, width: u16) -> u16 {
+    let width = width.max(1) as usize;
+    let mut rows: usize = 1;
+    let mut used = 0;
+    for word in text.split(' ') {
+        let w = crate::tui::text::width(word);
+        let need = if used == 0 { w } else { used + 1 + w };
+        if need <= width {
+            used = need;
+        } else {
+            rows += 1 + w.saturating_sub(1) / width;
+            used = w % width;
+        }
+    }
+    rows.min(u16::MAX as usize) as u16
+}
+
+/// Whole seconds until the clipboard is cleared, for the countdown.
+pub fn clears_in(app: &App) -> Option<u64> {
+    app.clipboard_clears_at
+        .map(|at| at.saturating_duration_since(Instant::now()).as_secs_f64().ceil() as u64)
+}
+
 fn draw_secret(frame: &mut Frame, app: &App, m: &SecretModal, theme: &Theme, body: Rect) {
     let (title, noun) = match m.kind {
         SecretKind::DedicatedToken => ("Issue Long-lived Token", "token"),
@@ -205,11 +321,40 @@ fn draw_secret(frame: &mut Frame, app: &App, m: &SecretModal, theme: &Theme, bod
         )));
     }
     lines.push(Line::raw(""));
-    for row in rows {
+    let mut inner = inner;
+    if m.one_line {
+        // The header gets its own rows, so the secret's first row is known exactly.
+        let head_rows: u16 = lines
+            .iter()
+            .map(|l| wrapped_rows(&l.to_string(), inner.width))
+            .sum();
+        let head = Rect {
+            height: head_rows.min(inner.height),
+            ..inner
+        };
+        frame.render_widget(
+            Paragraph::new(std::mem::take(&mut lines)).wrap(Wrap { trim: false }),
+            head,
+        );
+        inner.y += head.height;
+        inner.height -= head.height;
+        // Blank rows here; the runtime writes the secret over them as one line the terminal
+        // wraps itself, which tmux copy mode selects without line breaks.
+        let full = inner.width.max(1) as usize;
+        let len = m.secret.expose_secret().chars().count();
+        app.raw_secret_row.set(Some(inner.y));
+        lines.extend(std::iter::repeat_n(Line::raw(""), len.div_ceil(full)));
         lines.push(Line::from(Span::styled(
-            row,
-            Style::new().add_modifier(Modifier::BOLD),
+            "Shown unwrapped: select it in tmux copy mode or with the mouse; u wraps it again.",
+            theme.dim(),
         )));
+    } else {
+        for row in rows {
+            lines.push(Line::from(Span::styled(
+                row,
+                Style::new().add_modifier(Modifier::BOLD),
+            )));
+        }
     }
     lines.push(Line::raw(""));
     let k = |a: Action| Span::styled(format!("[{}]", app.keymap.label(a)), theme.key());
@@ -242,8 +387,38 @@ fn draw_secret(frame: &mut Frame, app: &App, m: &SecretModal, theme: &Theme, bod
             theme.danger(),
         )));
     }
+    if m.quit_asked {
+        lines.push(Line::from(Span::styled(
+            format!("Ctrl-C again quits and this {noun} is lost for good (revoke and reissue to recover)."),
+            theme.danger(),
+        )));
+    }
+    lines.push(Line::from(vec![
+        k(Action::WriteFile),
+        Span::raw(" write to a file  "),
+        k(Action::OneLine),
+        Span::raw(if m.one_line {
+            " wrap again"
+        } else {
+            " one line (tmux copy mode)"
+        }),
+    ]));
+    if let Some(input) = &m.file_prompt {
+        lines.push(Line::from(vec![
+            Span::raw("File name (new file, mode 0600): "),
+            Span::styled(input.value().to_owned(), theme.focus()),
+            Span::styled("▏", theme.focus()),
+            Span::styled("  Enter write · Esc cancel", theme.dim()),
+        ]));
+    }
     if let Some(s) = &m.status {
         lines.push(Line::from(Span::styled(s.clone(), theme.good())));
+    }
+    if let Some(left) = clears_in(app) {
+        lines.push(Line::from(Span::styled(
+            format!("Clipboard clears in {left} s, if it still holds this {noun}."),
+            theme.dim(),
+        )));
     }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }

@@ -4,7 +4,7 @@
 use super::{Screen, View};
 use crate::client::ClientError;
 use crate::tui::app::{
-    App, AppForm, AppList, Command, Confirm, ConfirmKind, EditApp, Members, Modal, ToastKind,
+    App, AppForm, AppList, Command, Confirm, ConfirmKind, ConnectProvider, EditApp, Members, Modal, ToastKind,
 };
 use crate::tui::keymap::{Action, Context};
 use crate::tui::screens::app_list::token_cell;
@@ -62,6 +62,7 @@ impl Manage {
             other => {
                 if let Some(a) = app.ok(other) {
                     app.upsert(a);
+                    Self::check_unseen_token(app, id);
                 }
             }
         }
@@ -81,12 +82,56 @@ impl Manage {
     }
 
     pub(crate) fn on_token_revoked(app: &mut App, id: Uuid, result: Result<(), ClientError>) {
+        let reissue = app.reissue_after_revoke.remove(&id);
         if app.ok(result).is_some() {
-            app.toast(
+            if reissue {
+                app.toast(
+                    ToastKind::Info,
+                    "The unseen token was revoked; issuing a new one…",
+                );
+                app.send(Command::IssueToken(id));
+            } else {
+                app.toast(
+                    ToastKind::Info,
+                    "The token was revoked. You can issue a new one (i).",
+                );
+                app.send(Command::LoadApp(id));
+            }
+        }
+    }
+
+    /// The reply to an issue never arrived (the link dropped after the request went out), or the
+    /// server says a token is already active: re-read the app to learn what really happened.
+    pub(crate) fn on_issue_unknown(app: &mut App, id: Uuid, why: String) {
+        app.issue_unknown.insert(id);
+        app.toast(
+            ToastKind::Error,
+            format!("The token request's outcome is unknown ({why}); checking the server…"),
+        );
+        app.send(Command::LoadApp(id));
+    }
+
+    /// After re-reading: a token active on the server that this console never showed means its
+    /// one showing was lost. Say so, and offer to revoke it and issue a new one.
+    fn check_unseen_token(app: &mut App, id: Uuid) {
+        if !app.issue_unknown.remove(&id) {
+            return;
+        }
+        let Some(a) = app.app(id) else { return };
+        match &a.token {
+            Some(t) if t.state == TokenState::Active && !app.shown_tokens.contains(&t.token_id) => {
+                let name = a.name.clone();
+                app.modal = Some(Modal::Confirm(Confirm {
+                    kind: ConfirmKind::RevokeAndReissue { id },
+                    app_name: name,
+                    typed: None,
+                    mismatch: false,
+                }));
+            }
+            _ => app.toast(
                 ToastKind::Info,
-                "The token was revoked. You can issue a new one (i).",
-            );
-            app.send(Command::LoadApp(id));
+                "No token was issued: the request did not reach the server. Press i to try again.",
+            ),
         }
     }
 }
@@ -107,6 +152,7 @@ impl View for Manage {
             Action::Edit,
             Action::EditMembers,
             Action::ReissueSecret,
+            Action::ConnectProvider,
             Action::AuditLog,
             Action::Back,
             Action::Help,
@@ -154,6 +200,15 @@ impl View for Manage {
             app.toast(ToastKind::Error, manage_refusal());
             return;
         }
+        if changes
+            && app
+                .pending
+                .values()
+                .any(|p| p.kind.mutates() && p.target == Some(id))
+        {
+            // A change to this app is on its way: a second press (a slow link) does nothing.
+            return;
+        }
         match action {
             Action::Quit => app.quit = true,
             Action::Back => {
@@ -165,6 +220,8 @@ impl View for Manage {
             }
             Action::Refresh => app.refresh(),
             Action::AuditLog => super::audit::AuditView::open(app, Some(id)),
+            Action::ConnectProvider => ConnectProvider::open(app, id),
+            Action::CopyScimUrl => ConnectProvider::copy_url(app, id),
             Action::Edit => {
                 app.modal = Some(Modal::EditApp(EditApp {
                     id,

@@ -1,0 +1,478 @@
+//! The console as admins run it in the field: inside a real tmux server (isolated socket, no
+//! user config), on jump hosts with stock options. Every wait is for something on screen.
+
+use base64::Engine as _;
+use portable_pty::{Child, CommandBuilder, PtySize, native_pty_system};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_devconsole");
+
+fn deadline() -> Duration {
+    if std::env::var_os("CI").is_some() {
+        Duration::from_secs(60)
+    } else {
+        Duration::from_secs(30)
+    }
+}
+
+/// Bytes an attached tmux client received.
+type Output_ = Arc<Mutex<Vec<u8>>>;
+
+/// A private tmux server running the console in session `main`, window 0, pane 0.
+struct Tmux {
+    sock: String,
+    home: PathBuf,
+    client: Option<(Box<dyn Child + Send + Sync>, Output_)>,
+}
+
+struct Opts<'a> {
+    /// Extra tmux.conf lines (`set -g set-clipboard on`, ...).
+    conf: &'a str,
+    /// config.toml for the console.
+    config: &'a str,
+    env: &'a [(&'a str, &'a str)],
+    args: &'a [&'a str],
+    size: (u16, u16),
+}
+
+impl Default for Opts<'_> {
+    fn default() -> Self {
+        Opts {
+            conf: "",
+            config: "",
+            env: &[],
+            args: &[],
+            size: (100, 30),
+        }
+    }
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+impl Tmux {
+    fn start(home: &Path, o: Opts) -> Tmux {
+        let sock = format!(
+            "tf-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        std::fs::create_dir_all(home.join("config")).unwrap();
+        std::fs::write(home.join("config/config.toml"), o.config).unwrap();
+        let conf = home.join("tmux.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "set -g remain-on-exit on\nset -g status off\nset -g history-limit 100\n{}\n",
+                o.conf
+            ),
+        )
+        .unwrap();
+        let t = Tmux {
+            sock,
+            home: home.to_path_buf(),
+            client: None,
+        };
+        let mut cmd = vec![
+            "-f".to_owned(),
+            conf.display().to_string(),
+            "new-session".into(),
+            "-d".into(),
+            "-s".into(),
+            "main".into(),
+            "-c".into(),
+            home.display().to_string(),
+            "-x".into(),
+            o.size.0.to_string(),
+            "-y".into(),
+            o.size.1.to_string(),
+        ];
+        let mut env = vec![
+            (
+                "DEVCONSOLE_DATA_DIR".to_owned(),
+                home.join("data").display().to_string(),
+            ),
+            (
+                "DEVCONSOLE_CONFIG_DIR".to_owned(),
+                home.join("config").display().to_string(),
+            ),
+        ];
+        env.extend(o.env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        for (k, v) in &env {
+            cmd.push("-e".into());
+            cmd.push(format!("{k}={v}"));
+        }
+        cmd.push("--".into());
+        cmd.push(BIN.into());
+        cmd.extend(o.args.iter().map(|s| s.to_string()));
+        let out = t.run(&cmd.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(out.status.success(), "tmux new-session: {out:?}");
+        t
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-u", "-L", &self.sock]);
+        // The server inherits this environment: nothing from the developer's desktop or session.
+        c.env_clear();
+        c.env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        c.env("HOME", &self.home);
+        c.env("TERM", "xterm-256color");
+        c.env("LANG", "C.UTF-8");
+        c.env("TMUX_TMPDIR", &self.home);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().expect("run tmux")
+    }
+
+    /// Types text literally.
+    fn keys(&self, text: &str) {
+        let out = self.run(&["send-keys", "-t", "main", "-l", text]);
+        assert!(out.status.success(), "{out:?}");
+    }
+
+    /// Presses named keys: "Enter", "Space", "Tab", "C-c".
+    fn key(&self, name: &str) {
+        let out = self.run(&["send-keys", "-t", "main", name]);
+        assert!(out.status.success(), "{out:?}");
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "main"]).stdout).into_owned()
+    }
+
+    /// The screen with wrapped lines joined, as tmux copy mode selects them.
+    fn screen_joined(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-J", "-t", "main"]).stdout).into_owned()
+    }
+
+    fn pane_dead(&self) -> bool {
+        let out = self.run(&["display", "-p", "-t", "main", "#{pane_dead}"]);
+        String::from_utf8_lossy(&out.stdout).trim() == "1"
+    }
+
+    fn wait_until(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let end = Instant::now() + deadline();
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            if self.pane_dead() {
+                panic!("devconsole exited while waiting for {what}; screen:\n{screen}");
+            }
+            assert!(
+                Instant::now() < end,
+                "timed out waiting for {what}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    fn wait_for(&self, text: &str) -> String {
+        self.wait_until(text, |s| s.contains(text))
+    }
+
+    fn wait_dead(&self) {
+        let end = Instant::now() + deadline();
+        while !self.pane_dead() {
+            assert!(
+                Instant::now() < end,
+                "devconsole did not exit; screen:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// Attaches a client on a pseudo-terminal, standing in for the admin's terminal: what tmux
+    /// sends to the outer terminal (OSC 52 included) is collected.
+    fn attach(&mut self, size: (u16, u16)) {
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows: size.1,
+                cols: size.0,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .unwrap();
+        let mut cmd = CommandBuilder::new("tmux");
+        cmd.args(["-u", "-L", &self.sock, "attach", "-t", "main"]);
+        cmd.env_clear();
+        cmd.env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        cmd.env("HOME", &self.home);
+        cmd.env("TERM", "xterm-256color");
+        cmd.env("LANG", "C.UTF-8");
+        cmd.env("TMUX_TMPDIR", &self.home);
+        let child = pair.slave.spawn_command(cmd).unwrap();
+        drop(pair.slave);
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let mut reader = pair.master.try_clone_reader().unwrap();
+        let r = raw.clone();
+        std::thread::spawn(move || {
+            let _keep = pair.master;
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                r.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        self.client = Some((child, raw));
+        // Wait until the client is attached.
+        let end = Instant::now() + deadline();
+        loop {
+            let out = self.run(&["list-clients", "-t", "main"]);
+            if !out.stdout.is_empty() {
+                break;
+            }
+            assert!(Instant::now() < end, "tmux client did not attach");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    fn client_raw(&self) -> Vec<u8> {
+        self.client
+            .as_ref()
+            .map(|(_, r)| r.lock().unwrap().clone())
+            .unwrap_or_default()
+    }
+
+    fn buffer(&self, name: Option<&str>) -> Option<String> {
+        let mut args = vec!["show-buffer"];
+        if let Some(n) = name {
+            args.extend(["-b", n]);
+        }
+        let out = self.run(&args);
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        if let Some((mut child, _)) = self.client.take() {
+            let _ = child.kill();
+        }
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Every OSC 52 payload in `raw`, decoded.
+fn osc52_payloads(raw: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(at) = find(&raw[from..], b"\x1b]52;") {
+        let start = from + at + 5;
+        let semi = start + raw[start..].iter().position(|b| *b == b';').unwrap() + 1;
+        let Some(len) = raw[semi..].iter().position(|b| *b == 0x07 || *b == 0x1b) else {
+            break;
+        };
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&raw[semi..semi + len])
+            .unwrap_or_default();
+        out.push(String::from_utf8_lossy(&bytes).into_owned());
+        from = semi + len;
+    }
+    out
+}
+
+/// Embedded console: add an app, close its client secret, enable SCIM, issue a token, and
+/// return the token as tmux copy mode selects the unwrapped display (one line, no breaks).
+fn issue_token(t: &Tmux) -> String {
+    t.wait_for("No client apps yet");
+    t.keys("a");
+    t.wait_for("Provisioning management");
+    t.keys("Okta sync");
+    t.key("Enter");
+    t.wait_for("This client secret is shown only once");
+    t.key("Space");
+    t.key("Enter");
+    t.wait_for("Issue (disabled: SCIM is off");
+    t.keys("s");
+    t.wait_for("Switch Enable SCIM on");
+    t.keys("y");
+    t.wait_for("[ ON  ]");
+    t.keys("i");
+    t.wait_for("This token is shown only once");
+    t.keys("u");
+    t.wait_for("Shown unwrapped");
+    let joined = t.screen_joined();
+    let line = joined
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("eyJ"))
+        .unwrap_or_else(|| panic!("no unwrapped token line:\n{joined}"));
+    assert_eq!(line.split('.').count(), 3, "one JWT on one line: {line}");
+    assert!(
+        line.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+        "nothing but the token on its line: {line:?}"
+    );
+    line.to_owned()
+}
+
+#[test]
+fn tmux_default_options_copy_goes_to_a_named_buffer_and_is_verified() {
+    let home = tempfile::tempdir().unwrap();
+    let mut t = Tmux::start(home.path(), Opts::default());
+    t.attach((100, 30));
+    let token = issue_token(&t);
+    t.keys("y");
+    let screen = t.wait_for("Copied to tmux buffer devconsole");
+    assert!(screen.contains("verified"), "{screen}");
+    assert_eq!(t.buffer(Some("devconsole")).as_deref(), Some(token.as_str()));
+    // `load-buffer -w` also set the outer terminal's clipboard, through tmux.
+    let end = Instant::now() + deadline();
+    while !osc52_payloads(&t.client_raw()).contains(&token) {
+        assert!(
+            Instant::now() < end,
+            "tmux sent no OSC 52 with the token to its client"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(screen.contains("Clipboard clears in"), "{screen}");
+}
+
+#[test]
+fn tmux_set_clipboard_on_takes_plain_osc52_into_a_buffer() {
+    let home = tempfile::tempdir().unwrap();
+    let t = Tmux::start(
+        home.path(),
+        Opts {
+            conf: "set -g set-clipboard on",
+            config: "clipboard = \"osc52\"\n",
+            ..Opts::default()
+        },
+    );
+    let token = issue_token(&t);
+    t.keys("y");
+    t.wait_for("Sent via OSC 52 to tmux");
+    let end = Instant::now() + deadline();
+    while t.buffer(None).as_deref() != Some(token.as_str()) {
+        assert!(
+            Instant::now() < end,
+            "tmux's newest buffer is {:?}",
+            t.buffer(None)
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+#[test]
+fn tmux_passthrough_on_forwards_osc52_to_the_terminal() {
+    let home = tempfile::tempdir().unwrap();
+    let mut t = Tmux::start(
+        home.path(),
+        Opts {
+            conf: "set -g allow-passthrough on",
+            config: "clipboard = \"osc52\"\n",
+            ..Opts::default()
+        },
+    );
+    t.attach((100, 30));
+    let token = issue_token(&t);
+    let before = t.client_raw().len();
+    t.keys("y");
+    t.wait_for("Sent via OSC 52 through tmux passthrough");
+    let end = Instant::now() + deadline();
+    loop {
+        let raw = t.client_raw();
+        if osc52_payloads(&raw[before..]).contains(&token) {
+            break;
+        }
+        assert!(
+            Instant::now() < end,
+            "no OSC 52 with the token reached the terminal"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert_eq!(
+        t.buffer(Some("devconsole")),
+        None,
+        "osc52 mode leaves tmux buffers alone"
+    );
+}
+
+#[test]
+fn shrinking_the_terminal_and_pressing_q_keeps_the_secret_modal() {
+    let home = tempfile::tempdir().unwrap();
+    let t = Tmux::start(
+        home.path(),
+        Opts {
+            size: (80, 24),
+            ..Opts::default()
+        },
+    );
+    issue_token(&t);
+    let out = t.run(&["resize-window", "-t", "main", "-x", "60", "-y", "20"]);
+    assert!(out.status.success(), "{out:?}");
+    t.wait_for("a secret is open");
+    t.keys("q");
+    t.key("Escape");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!t.pane_dead(), "q quit past an open secret");
+    t.run(&["resize-window", "-t", "main", "-x", "80", "-y", "24"]);
+    let screen = t.wait_for("This token is shown only once");
+    assert!(
+        screen.contains("Not closed"),
+        "the attempt to leave is pointed out:\n{screen}"
+    );
+    // Ctrl-C asks once more, then quits.
+    t.key("C-c");
+    t.wait_for("Ctrl-C again quits");
+    assert!(!t.pane_dead());
+    t.key("C-c");
+    t.wait_dead();
+}
+
+#[test]
+fn write_refuses_to_overwrite_and_creates_a_private_file() {
+    let home = tempfile::tempdir().unwrap();
+    let t = Tmux::start(home.path(), Opts::default());
+    let token = issue_token(&t);
+    // The console's working directory is tmux's: the test's home.
+    let cwd = t.run(&["display", "-p", "-t", "main", "#{pane_current_path}"]);
+    let dir = PathBuf::from(String::from_utf8_lossy(&cwd.stdout).trim());
+    std::fs::write(dir.join("Okta_sync.token"), "keep me").unwrap();
+    t.keys("w");
+    t.wait_for("File name (new file, mode 0600): Okta_sync.token");
+    t.key("Enter");
+    t.wait_for("already exists and was left alone");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("Okta_sync.token")).unwrap(),
+        "keep me"
+    );
+    t.key("BSpace");
+    t.key("BSpace");
+    t.key("BSpace");
+    t.key("BSpace");
+    t.key("BSpace");
+    t.keys("jwt");
+    t.key("Enter");
+    t.wait_for("(mode 0600)");
+    let path = dir.join("Okta_sync.jwt");
+    assert_eq!(std::fs::read_to_string(&path).unwrap().trim_end(), token);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let _ = std::fs::remove_file(path);
+    let _ = std::fs::remove_file(dir.join("Okta_sync.token"));
+}
