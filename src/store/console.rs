@@ -1,7 +1,9 @@
 //! The console's tables: admins, sessions, login attempts, apps, tokens, keys, settings, audit.
 //! Reads are on [`Store`]; writes are primitives on [`Tx`].
 
-use super::{Cols, Store, StoreError, StoreResult, Tx, TxInner, on_pool, on_tx, parse_enum, parse_uuid, unique_as};
+use super::{
+    Cols, Store, StoreError, StoreResult, Tx, TxInner, on_pool, on_tx, parse_enum, parse_uuid, unique_as,
+};
 
 /// The first key of PostgreSQL advisory locks on sign-in attempts (the second is the
 /// username's hash).

@@ -140,11 +140,25 @@ enum TxInner {
 
 /// Runs `$body` with `$c` bound to the store's pool (`&SqlitePool` or `&PgPool`). The body is
 /// compiled once per backend, so it must read its rows inside.
+/// With `$c, $pg => …`, `$pg` is a `bool` that is true on PostgreSQL, for choosing between
+/// two `&'static str` queries where the dialects differ.
 macro_rules! on_pool {
     ($store:expr, $c:ident => $body:expr) => {
         match &$store.pool {
             $crate::store::Pool::Sqlite($c) => $body,
             $crate::store::Pool::Postgres($c) => $body,
+        }
+    };
+    ($store:expr, $c:ident, $pg:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::store::Pool::Sqlite($c) => {
+                let $pg = false;
+                $body
+            }
+            $crate::store::Pool::Postgres($c) => {
+                let $pg = true;
+                $body
+            }
         }
     };
 }
@@ -242,14 +256,6 @@ impl Store {
         match self.pool {
             Pool::Sqlite(_) => Backend::Sqlite,
             Pool::Postgres(_) => Backend::Postgres,
-        }
-    }
-
-    /// Temporary: the SCIM store is SQLite-only until it is ported.
-    fn sqlite_pool(&self) -> StoreResult<&sqlx::SqlitePool> {
-        match &self.pool {
-            Pool::Sqlite(p) => Ok(p),
-            Pool::Postgres(_) => Err(StoreError::Corrupt("SCIM on PostgreSQL is not ported yet".into())),
         }
     }
 

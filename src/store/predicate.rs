@@ -143,7 +143,10 @@ pub enum Pred {
     },
     /// Some element of the multi-valued attribute at `path` satisfies `pred`, whose operands
     /// are [`Operand::Element`].
-    AnyElement { path: JsonPath, pred: Box<Pred> },
+    AnyElement {
+        path: JsonPath,
+        pred: Box<Pred>,
+    },
     /// The user is a direct member of a group (whose id compares, if given, case-exactly).
     InGroup(Option<(Op, String)>),
 }
@@ -154,7 +157,10 @@ pub enum SortKey {
     Column(Column),
     Json(JsonPath),
     /// A multi-valued attribute's primary element's `key`, else its first element's.
-    FirstElement { path: JsonPath, key: &'static str },
+    FirstElement {
+        path: JsonPath,
+        key: &'static str,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -186,6 +192,30 @@ fn like_pattern(op: Op, s: &str) -> String {
     }
 }
 
+/// A backend that can render predicates; lets one query-building body serve both.
+pub(crate) trait Render: sqlx::Database {
+    fn push_where(qb: &mut QueryBuilder<Self>, pred: &Pred);
+    fn push_order_by(qb: &mut QueryBuilder<Self>, sort: Option<&Sort>);
+}
+
+impl Render for Sqlite {
+    fn push_where(qb: &mut QueryBuilder<Self>, pred: &Pred) {
+        sqlite_where(qb, pred)
+    }
+    fn push_order_by(qb: &mut QueryBuilder<Self>, sort: Option<&Sort>) {
+        sqlite_order_by(qb, sort)
+    }
+}
+
+impl Render for Postgres {
+    fn push_where(qb: &mut QueryBuilder<Self>, pred: &Pred) {
+        postgres_where(qb, pred)
+    }
+    fn push_order_by(qb: &mut QueryBuilder<Self>, sort: Option<&Sort>) {
+        postgres_order_by(qb, sort)
+    }
+}
+
 // ---- SQLite ------------------------------------------------------------------------------
 
 /// Appends `pred` as a SQLite boolean (0/1) expression.
@@ -200,7 +230,11 @@ pub fn sqlite_where(qb: &mut QueryBuilder<Sqlite>, pred: &Pred) {
             qb.push(")");
         }
         Pred::And(items) | Pred::Or(items) => {
-            let sep = if matches!(pred, Pred::And(_)) { " AND " } else { " OR " };
+            let sep = if matches!(pred, Pred::And(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
             qb.push("(");
             for (i, p) in items.iter().enumerate() {
                 if i > 0 {
@@ -244,9 +278,15 @@ pub fn sqlite_where(qb: &mut QueryBuilder<Sqlite>, pred: &Pred) {
             qb.push("EXISTS (SELECT 1 FROM scim_group_members m WHERE m.member_id = t.id");
             if let Some((op, id)) = cmp {
                 qb.push(" AND COALESCE((");
-                sqlite_text(qb, &|qb| {
-                    qb.push("m.group_id");
-                }, *op, id, false);
+                sqlite_text(
+                    qb,
+                    &|qb| {
+                        qb.push("m.group_id");
+                    },
+                    *op,
+                    id,
+                    false,
+                );
                 qb.push("), 0)");
             }
             qb.push(")");
@@ -503,7 +543,13 @@ fn pg_operand(operand: &Operand, how: PgAs) -> String {
     }
 }
 
-fn postgres_compare(qb: &mut QueryBuilder<Postgres>, operand: &Operand, op: Op, value: &Literal, nocase: bool) {
+fn postgres_compare(
+    qb: &mut QueryBuilder<Postgres>,
+    operand: &Operand,
+    op: Op,
+    value: &Literal,
+    nocase: bool,
+) {
     let sym = op.ordering().unwrap_or("=");
     let column = matches!(operand, Operand::Column(_));
     match value {
@@ -555,7 +601,10 @@ fn postgres_text(qb: &mut QueryBuilder<Postgres>, expr: &str, op: Op, s: &str, n
             qb.push_bind(s.to_owned());
         }
         (Op::Gt | Op::Ge | Op::Lt | Op::Le, false) => {
-            qb.push(format!("({expr}) COLLATE \"C\" {} ", op.ordering().unwrap_or("=")));
+            qb.push(format!(
+                "({expr}) COLLATE \"C\" {} ",
+                op.ordering().unwrap_or("=")
+            ));
             qb.push_bind(s.to_owned());
         }
         (Op::Eq | Op::Ne | Op::Gt | Op::Ge | Op::Lt | Op::Le, true) => {
@@ -594,7 +643,9 @@ fn postgres_text(qb: &mut QueryBuilder<Postgres>, expr: &str, op: Op, s: &str, n
 
 fn postgres_sort_expr(sort: &Sort) -> String {
     let (expr, text) = match &sort.key {
-        SortKey::Column(c @ (Column::Active | Column::CreatedAt | Column::UpdatedAt)) => (c.sql().to_owned(), false),
+        SortKey::Column(c @ (Column::Active | Column::CreatedAt | Column::UpdatedAt)) => {
+            (c.sql().to_owned(), false)
+        }
         SortKey::Column(c) => (c.sql().to_owned(), true),
         SortKey::Json(path) => {
             let j = format!("(t.resource #> {})", path.postgres());
@@ -655,7 +706,10 @@ mod tests {
     fn a_key_column_compares_bare_so_its_index_is_usable() {
         let mut qb = QueryBuilder::<Sqlite>::new("");
         sqlite_where(&mut qb, &user_name_eq("ann@example.com"));
-        assert_eq!(qb.sql().as_str(), "(t.user_name_key IS NOT NULL AND t.user_name_key = ?)");
+        assert_eq!(
+            qb.sql().as_str(),
+            "(t.user_name_key IS NOT NULL AND t.user_name_key = ?)"
+        );
         let mut qb = QueryBuilder::<Postgres>::new("");
         postgres_where(&mut qb, &user_name_eq("ann@example.com"));
         assert_eq!(

@@ -1,10 +1,12 @@
-//! SCIM users and groups. Resources are stored as their SCIM JSON plus the columns that must be
-//! unique or indexed; list queries take a WHERE fragment built by the SCIM filter translator,
-//! whose values always arrive as bound arguments.
+//! SCIM users and groups. Resources are stored as their SCIM JSON (TEXT on SQLite, JSONB on
+//! PostgreSQL) plus the columns that must be unique or indexed. List queries take a
+//! backend-neutral [`Pred`] from the SCIM filter translator, rendered here per backend with
+//! every client value bound.
 
-use super::{Store, StoreError, StoreResult, is_unique_violation};
+use super::predicate::{Pred, Render, Sort};
+use super::{Cols, Pool, Store, StoreError, StoreResult, is_unique_violation, on_pool};
 use crate::clock::{from_millis, to_millis};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::QueryBuilder;
 use std::collections::HashMap;
 use time::OffsetDateTime;
 
@@ -29,27 +31,10 @@ impl ScimTable {
     }
 }
 
-/// A bound argument of a translated filter or sort expression.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SqlArg {
-    Text(String),
-    Int(i64),
-    Real(f64),
-}
-
-/// A piece of SQL over the table alias `t` with anonymous `?` placeholders, and their values
-/// in order. The SQL text never contains client input.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SqlFragment {
-    pub sql: String,
-    pub args: Vec<SqlArg>,
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct ScimQuery {
-    pub filter: Option<SqlFragment>,
-    /// Sort expression and whether it is descending.
-    pub order: Option<(SqlFragment, bool)>,
+    pub filter: Option<Pred>,
+    pub order: Option<Sort>,
     pub offset: i64,
     pub limit: i64,
 }
@@ -68,9 +53,24 @@ pub struct ScimRow {
 
 /// A user's direct groups as one JSON column, so a read needs no second query.
 macro_rules! user_groups_column {
-    () => {
+    (sqlite) => {
         "(SELECT json_group_array(json_array(g.id, g.display_name)) FROM scim_group_members m \
          JOIN scim_groups g ON g.id = m.group_id WHERE m.member_id = t.id) AS groups"
+    };
+    (postgres) => {
+        "COALESCE((SELECT json_agg(json_build_array(g.id, g.display_name))::text \
+         FROM scim_group_members m JOIN scim_groups g ON g.id = m.group_id \
+         WHERE m.member_id = t.id), '[]') AS groups"
+    };
+}
+
+/// The row columns; PostgreSQL hands the JSONB back as text.
+macro_rules! row_columns {
+    (sqlite) => {
+        "t.id, t.resource, t.version, t.created_at, t.updated_at"
+    };
+    (postgres) => {
+        "t.id, t.resource::text AS resource, t.version, t.created_at, t.updated_at"
     };
 }
 
@@ -96,24 +96,8 @@ pub struct MemberTarget {
     pub display: String,
 }
 
-type Tx<'c> = sqlx::Transaction<'c, sqlx::Sqlite>;
-
-fn bind_args<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
-    args: &'q [SqlArg],
-) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
-    for a in args {
-        q = match a {
-            SqlArg::Text(s) => q.bind(s.as_str()),
-            SqlArg::Int(i) => q.bind(*i),
-            SqlArg::Real(f) => q.bind(*f),
-        };
-    }
-    q
-}
-
-fn row_from(row: &sqlx::sqlite::SqliteRow) -> StoreResult<ScimRow> {
-    let groups = match row.try_get::<Option<String>, _>("groups") {
+fn row_from(row: &impl Cols) -> StoreResult<ScimRow> {
+    let groups = match row.try_get::<Option<String>>("groups") {
         Ok(Some(text)) => Some(
             serde_json::from_str::<Vec<(String, String)>>(&text)
                 .map_err(|e| StoreError::Corrupt(format!("user groups: {e}")))?,
@@ -130,6 +114,92 @@ fn row_from(row: &sqlx::sqlite::SqliteRow) -> StoreResult<ScimRow> {
     })
 }
 
+/// Replaces a group's membership rows inside a transaction (on connection `$c`).
+macro_rules! set_members {
+    ($c:expr, $pg:expr, $group_id:expr, $members:expr) => {{
+        sqlx::query("DELETE FROM scim_group_members WHERE group_id = $1")
+            .bind($group_id)
+            .execute(&mut *$c)
+            .await?;
+        for m in $members {
+            sqlx::query(
+                "INSERT INTO scim_group_members (group_id, member_id) VALUES ($1, $2) \
+                 ON CONFLICT (group_id, member_id) DO NOTHING",
+            )
+            .bind($group_id)
+            .bind(m)
+            .execute(&mut *$c)
+            .await?;
+        }
+        let _ = $pg;
+    }};
+}
+
+/// `SELECT` list with the row columns (and a user's groups) for table alias `t`.
+fn select_row(qb_sql: &mut String, table: ScimTable, pg: bool) {
+    qb_sql.push_str("SELECT ");
+    qb_sql.push_str(if pg {
+        row_columns!(postgres)
+    } else {
+        row_columns!(sqlite)
+    });
+    if table == ScimTable::Users {
+        qb_sql.push_str(", ");
+        qb_sql.push_str(if pg {
+            user_groups_column!(postgres)
+        } else {
+            user_groups_column!(sqlite)
+        });
+    }
+}
+
+/// One page and the total, on either backend.
+async fn list_page<DB>(
+    conn: &mut DB::Connection,
+    table: ScimTable,
+    q: &ScimQuery,
+    pg: bool,
+) -> StoreResult<(i64, Vec<ScimRow>)>
+where
+    DB: Render,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    DB::Row: Cols,
+{
+    if q.limit > 0 {
+        let mut head = String::new();
+        select_row(&mut head, table, pg);
+        // The total rides along as a window count, so a page is one round trip.
+        head.push_str(", COUNT(*) OVER () AS total FROM ");
+        head.push_str(table.name());
+        head.push_str(" t");
+        let mut qb = QueryBuilder::<DB>::new(head);
+        if let Some(f) = &q.filter {
+            qb.push(" WHERE ");
+            DB::push_where(&mut qb, f);
+        }
+        DB::push_order_by(&mut qb, q.order.as_ref());
+        qb.push(" LIMIT ");
+        qb.push_bind(q.limit);
+        qb.push(" OFFSET ");
+        qb.push_bind(q.offset);
+        let rows = qb.build().fetch_all(&mut *conn).await?;
+        if let Some(first) = rows.first() {
+            let total: i64 = first.try_get("total")?;
+            return Ok((total, rows.iter().map(row_from).collect::<StoreResult<_>>()?));
+        }
+    }
+    // No rows on this page (count=0, or startIndex past the end): count on its own.
+    let mut qb = QueryBuilder::<DB>::new(format!("SELECT COUNT(*) AS n FROM {} t", table.name()));
+    if let Some(f) = &q.filter {
+        qb.push(" WHERE ");
+        DB::push_where(&mut qb, f);
+    }
+    let row = qb.build().fetch_one(&mut *conn).await?;
+    Ok((row.try_get("n")?, Vec::new()))
+}
+
 impl Store {
     pub async fn scim_insert(
         &self,
@@ -137,74 +207,76 @@ impl Store {
         w: &ScimWrite<'_>,
         now: OffsetDateTime,
     ) -> StoreResult<ScimRow> {
-        let mut tx = self.sqlite_pool()?.begin_with("BEGIN IMMEDIATE").await?;
-        let q = match table {
-            ScimTable::Users => sqlx::query(
-                "INSERT INTO scim_users (id, user_name, user_name_key, external_id, active, resource, \
-                 version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
-            )
-            .bind(w.id)
-            .bind(w.unique)
-            .bind(w.unique.to_lowercase())
-            .bind(w.external_id)
-            .bind(w.active),
-            ScimTable::Groups => sqlx::query(
-                "INSERT INTO scim_groups (id, display_name, display_name_key, external_id, resource, \
-                 version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
-            )
-            .bind(w.id)
-            .bind(w.unique)
-            .bind(w.unique.to_lowercase())
-            .bind(w.external_id),
-        };
-        q.bind(w.resource)
-            .bind(to_millis(now))
-            .bind(to_millis(now))
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| unique_or(e, table))?;
-        if table == ScimTable::Groups {
-            Self::scim_set_members(&mut tx, w.id, w.members).await?;
-        }
-        tx.commit().await?;
-        Ok(ScimRow {
-            id: w.id.to_owned(),
-            resource: w.resource.to_owned(),
-            version: 1,
-            created_at: now,
-            updated_at: now,
-            groups: None,
+        on_pool!(self, p, pg => {
+            let mut tx = p.begin_with(if pg { "BEGIN" } else { "BEGIN IMMEDIATE" }).await?;
+            let sql = match (table, pg) {
+                (ScimTable::Users, false) => {
+                    "INSERT INTO scim_users (id, user_name, user_name_key, external_id, active, resource, \
+                     version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8)"
+                }
+                (ScimTable::Users, true) => {
+                    "INSERT INTO scim_users (id, user_name, user_name_key, external_id, active, resource, \
+                     version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, 1, $7, $8)"
+                }
+                (ScimTable::Groups, false) => {
+                    "INSERT INTO scim_groups (id, display_name, display_name_key, external_id, resource, \
+                     version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7)"
+                }
+                (ScimTable::Groups, true) => {
+                    "INSERT INTO scim_groups (id, display_name, display_name_key, external_id, resource, \
+                     version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5::jsonb, 1, $6, $7)"
+                }
+            };
+            let mut q = sqlx::query(sql)
+                .bind(w.id)
+                .bind(w.unique)
+                .bind(w.unique.to_lowercase())
+                .bind(w.external_id);
+            if table == ScimTable::Users {
+                q = q.bind(w.active);
+            }
+            q.bind(w.resource)
+                .bind(to_millis(now))
+                .bind(to_millis(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| unique_or(e, table))?;
+            if table == ScimTable::Groups {
+                set_members!(tx, pg, w.id, w.members);
+            }
+            tx.commit().await?;
+            Ok(ScimRow {
+                id: w.id.to_owned(),
+                resource: w.resource.to_owned(),
+                version: 1,
+                created_at: now,
+                updated_at: now,
+                groups: None,
+            })
         })
     }
 
-    async fn scim_set_members(tx: &mut Tx<'_>, group_id: &str, members: &[String]) -> StoreResult<()> {
-        sqlx::query("DELETE FROM scim_group_members WHERE group_id = ?")
-            .bind(group_id)
-            .execute(&mut **tx)
-            .await?;
-        for m in members {
-            sqlx::query("INSERT OR IGNORE INTO scim_group_members (group_id, member_id) VALUES (?, ?)")
-                .bind(group_id)
-                .bind(m)
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(())
-    }
-
     pub async fn scim_get(&self, table: ScimTable, id: &str) -> StoreResult<Option<ScimRow>> {
-        let sql = match table {
-            ScimTable::Users => concat!(
-                "SELECT t.id, t.resource, t.version, t.created_at, t.updated_at, ",
-                user_groups_column!(),
-                " FROM scim_users t WHERE t.id = ?"
-            ),
-            ScimTable::Groups => {
-                "SELECT id, resource, version, created_at, updated_at FROM scim_groups WHERE id = ?"
-            }
-        };
-        let row = sqlx::query(sql).bind(id).fetch_optional(self.sqlite_pool()?).await?;
-        row.as_ref().map(row_from).transpose()
+        on_pool!(self, p, pg => {
+            let sql = match (table, pg) {
+                (ScimTable::Users, false) => concat!(
+                    "SELECT ", row_columns!(sqlite), ", ", user_groups_column!(sqlite),
+                    " FROM scim_users t WHERE t.id = $1"
+                ),
+                (ScimTable::Users, true) => concat!(
+                    "SELECT ", row_columns!(postgres), ", ", user_groups_column!(postgres),
+                    " FROM scim_users t WHERE t.id = $1"
+                ),
+                (ScimTable::Groups, false) => {
+                    concat!("SELECT ", row_columns!(sqlite), " FROM scim_groups t WHERE t.id = $1")
+                }
+                (ScimTable::Groups, true) => {
+                    concat!("SELECT ", row_columns!(postgres), " FROM scim_groups t WHERE t.id = $1")
+                }
+            };
+            let row = sqlx::query(sql).bind(id).fetch_optional(p).await?;
+            row.as_ref().map(row_from).transpose()
+        })
     }
 
     /// Replaces a resource if it is still at `expected_version`. `Ok(None)`: it has changed
@@ -216,140 +288,136 @@ impl Store {
         expected_version: i64,
         now: OffsetDateTime,
     ) -> StoreResult<Option<ScimRow>> {
-        let mut tx = self.sqlite_pool()?.begin_with("BEGIN IMMEDIATE").await?;
-        let q = match table {
-            ScimTable::Users => sqlx::query(
-                "UPDATE scim_users SET user_name = ?, user_name_key = ?, external_id = ?, active = ?, \
-                 resource = ?, version = version + 1, updated_at = ? WHERE id = ? AND version = ? \
-                 RETURNING id, resource, version, created_at, updated_at",
-            )
-            .bind(w.unique)
-            .bind(w.unique.to_lowercase())
-            .bind(w.external_id)
-            .bind(w.active),
-            ScimTable::Groups => sqlx::query(
-                "UPDATE scim_groups SET display_name = ?, display_name_key = ?, external_id = ?, \
-                 resource = ?, version = version + 1, updated_at = ? WHERE id = ? AND version = ? \
-                 RETURNING id, resource, version, created_at, updated_at",
-            )
-            .bind(w.unique)
-            .bind(w.unique.to_lowercase())
-            .bind(w.external_id),
-        };
-        let row = q
-            .bind(w.resource)
-            .bind(to_millis(now))
-            .bind(w.id)
-            .bind(expected_version)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(|e| unique_or(e, table))?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        if table == ScimTable::Groups {
-            Self::scim_set_members(&mut tx, w.id, w.members).await?;
-        }
-        tx.commit().await?;
-        Ok(Some(row_from(&row)?))
+        on_pool!(self, p, pg => {
+            let mut tx = p.begin_with(if pg { "BEGIN" } else { "BEGIN IMMEDIATE" }).await?;
+            let sql = match (table, pg) {
+                (ScimTable::Users, false) => {
+                    "UPDATE scim_users SET user_name = $1, user_name_key = $2, external_id = $3, \
+                     active = $4, resource = $5, version = version + 1, updated_at = $6 \
+                     WHERE id = $7 AND version = $8 \
+                     RETURNING id, resource, version, created_at, updated_at"
+                }
+                (ScimTable::Users, true) => {
+                    "UPDATE scim_users AS t SET user_name = $1, user_name_key = $2, external_id = $3, \
+                     active = $4, resource = $5::jsonb, version = t.version + 1, updated_at = $6 \
+                     WHERE t.id = $7 AND t.version = $8 \
+                     RETURNING t.id, t.resource::text AS resource, t.version, t.created_at, t.updated_at"
+                }
+                (ScimTable::Groups, false) => {
+                    "UPDATE scim_groups SET display_name = $1, display_name_key = $2, external_id = $3, \
+                     resource = $4, version = version + 1, updated_at = $5 WHERE id = $6 AND version = $7 \
+                     RETURNING id, resource, version, created_at, updated_at"
+                }
+                (ScimTable::Groups, true) => {
+                    "UPDATE scim_groups AS t SET display_name = $1, display_name_key = $2, external_id = $3, \
+                     resource = $4::jsonb, version = t.version + 1, updated_at = $5 \
+                     WHERE t.id = $6 AND t.version = $7 \
+                     RETURNING t.id, t.resource::text AS resource, t.version, t.created_at, t.updated_at"
+                }
+            };
+            let mut q = sqlx::query(sql)
+                .bind(w.unique)
+                .bind(w.unique.to_lowercase())
+                .bind(w.external_id);
+            if table == ScimTable::Users {
+                q = q.bind(w.active);
+            }
+            let row = q
+                .bind(w.resource)
+                .bind(to_millis(now))
+                .bind(w.id)
+                .bind(expected_version)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(|e| unique_or(e, table))?;
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let row = row_from(&row)?;
+            if table == ScimTable::Groups {
+                set_members!(tx, pg, w.id, w.members);
+            }
+            tx.commit().await?;
+            Ok(Some(row))
+        })
     }
 
     /// One page of a filtered, sorted list, and the total number of matches.
+    ///
+    /// On PostgreSQL the list runs under `SET LOCAL statement_timeout`
+    /// ([`super::PoolSettings::scim_statement_timeout`]), so no filter holds a connection for
+    /// long.
     pub async fn scim_list(&self, table: ScimTable, q: &ScimQuery) -> StoreResult<(i64, Vec<ScimRow>)> {
-        let from = format!("FROM {} t", table.name());
-        let where_sql = q
-            .filter
-            .as_ref()
-            .map(|f| format!(" WHERE {}", f.sql))
-            .unwrap_or_default();
-        let no_args = Vec::new();
-        let filter_args = q.filter.as_ref().map(|f| &f.args).unwrap_or(&no_args);
-
-        if q.limit > 0 {
-            let (order_sql, order_args) = match &q.order {
-                Some((expr, desc)) => (
-                    format!(
-                        "ORDER BY ({}) IS NULL, ({}) {}, t.created_at, t.id",
-                        expr.sql,
-                        expr.sql,
-                        if *desc { "DESC" } else { "ASC" }
-                    ),
-                    [expr.args.clone(), expr.args.clone()].concat(),
-                ),
-                None => ("ORDER BY t.created_at, t.id".to_owned(), Vec::new()),
-            };
-            let groups = match table {
-                ScimTable::Users => concat!(", ", user_groups_column!()),
-                ScimTable::Groups => "",
-            };
-            // The total rides along as a window count, so a page is one round trip.
-            let page_sql = format!(
-                "SELECT t.id, t.resource, t.version, t.created_at, t.updated_at{groups}, \
-                 COUNT(*) OVER () AS total {from}{where_sql} {order_sql} LIMIT ? OFFSET ?"
-            );
-            let mut args = filter_args.clone();
-            args.extend(order_args);
-            args.push(SqlArg::Int(q.limit));
-            args.push(SqlArg::Int(q.offset));
-            let rows = bind_args(sqlx::query(AssertSqlSafe(page_sql)), &args)
-                .fetch_all(self.sqlite_pool()?)
-                .await?;
-            if let Some(first) = rows.first() {
-                let total: i64 = first.try_get("total")?;
-                return Ok((total, rows.iter().map(row_from).collect::<StoreResult<_>>()?));
+        match &self.pool {
+            Pool::Sqlite(p) => {
+                let mut c = p.acquire().await?;
+                list_page::<sqlx::Sqlite>(&mut c, table, q, false).await
+            }
+            Pool::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                let ms = self.settings.scim_statement_timeout.as_millis().max(1);
+                sqlx::query(sqlx::AssertSqlSafe(format!("SET LOCAL statement_timeout = {ms}")))
+                    .execute(&mut *tx)
+                    .await?;
+                let page = list_page::<sqlx::Postgres>(&mut tx, table, q, true).await?;
+                tx.commit().await?;
+                Ok(page)
             }
         }
-        // No rows on this page (count=0, or startIndex past the end): count on its own.
-        let count_sql = format!("SELECT COUNT(*) AS n {from}{where_sql}");
-        let total: i64 = bind_args(sqlx::query(AssertSqlSafe(count_sql)), filter_args)
-            .fetch_one(self.sqlite_pool()?)
-            .await?
-            .try_get("n")?;
-        Ok((total, Vec::new()))
     }
 
     /// Deletes a group and removes it from the groups it was a member of.
     pub async fn scim_delete_group(&self, id: &str, now: OffsetDateTime) -> StoreResult<bool> {
-        let mut tx = self.sqlite_pool()?.begin_with("BEGIN IMMEDIATE").await?;
-        let parents = sqlx::query(
-            "SELECT g.id, g.resource FROM scim_groups g JOIN scim_group_members m ON m.group_id = g.id \
-             WHERE m.member_id = ?",
-        )
-        .bind(id)
-        .fetch_all(&mut *tx)
-        .await?;
-        for parent in &parents {
-            let pid: String = parent.try_get("id")?;
-            let text: String = parent.try_get("resource")?;
-            let mut resource: serde_json::Value =
-                serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("group {pid}: {e}")))?;
-            if let Some(members) = resource.get_mut("members").and_then(|m| m.as_array_mut()) {
-                members.retain(|m| m.get("value").and_then(|v| v.as_str()) != Some(id));
-                if members.is_empty()
-                    && let Some(obj) = resource.as_object_mut()
-                {
-                    obj.remove("members");
+        on_pool!(self, p, pg => {
+            let mut tx = p.begin_with(if pg { "BEGIN" } else { "BEGIN IMMEDIATE" }).await?;
+            // PostgreSQL: lock the parents, so a concurrent write to one cannot be lost.
+            let parents = sqlx::query(if pg {
+                "SELECT g.id, g.resource::text AS resource FROM scim_groups g \
+                 JOIN scim_group_members m ON m.group_id = g.id WHERE m.member_id = $1 \
+                 ORDER BY g.id FOR UPDATE OF g"
+            } else {
+                "SELECT g.id, g.resource FROM scim_groups g JOIN scim_group_members m ON m.group_id = g.id \
+                 WHERE m.member_id = $1"
+            })
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?;
+            for parent in &parents {
+                let pid: String = parent.try_get("id")?;
+                let text: String = parent.try_get("resource")?;
+                let mut resource: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|e| StoreError::Corrupt(format!("group {pid}: {e}")))?;
+                if let Some(members) = resource.get_mut("members").and_then(|m| m.as_array_mut()) {
+                    members.retain(|m| m.get("value").and_then(|v| v.as_str()) != Some(id));
+                    if members.is_empty()
+                        && let Some(obj) = resource.as_object_mut()
+                    {
+                        obj.remove("members");
+                    }
                 }
+                sqlx::query(if pg {
+                    "UPDATE scim_groups SET resource = $1::jsonb, version = version + 1, updated_at = $2 \
+                     WHERE id = $3"
+                } else {
+                    "UPDATE scim_groups SET resource = $1, version = version + 1, updated_at = $2 WHERE id = $3"
+                })
+                .bind(resource.to_string())
+                .bind(to_millis(now))
+                .bind(&pid)
+                .execute(&mut *tx)
+                .await?;
             }
-            sqlx::query(
-                "UPDATE scim_groups SET resource = ?, version = version + 1, updated_at = ? WHERE id = ?",
-            )
-            .bind(resource.to_string())
-            .bind(to_millis(now))
-            .bind(&pid)
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query("DELETE FROM scim_group_members WHERE member_id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let done = sqlx::query("DELETE FROM scim_groups WHERE id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+            sqlx::query("DELETE FROM scim_group_members WHERE member_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            let done = sqlx::query("DELETE FROM scim_groups WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(done.rows_affected() == 1)
+        })
     }
 
     /// Which of `ids` exist as users or groups, with their display names.
@@ -357,25 +425,39 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let list = serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let rows = sqlx::query(
-            "SELECT id, 0 AS is_group, user_name AS display FROM scim_users \
-             WHERE id IN (SELECT value FROM json_each(?1)) \
-             UNION ALL SELECT id, 1 AS is_group, display_name AS display FROM scim_groups \
-             WHERE id IN (SELECT value FROM json_each(?1))",
-        )
-        .bind(list)
-        .fetch_all(self.sqlite_pool()?)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(MemberTarget {
-                    id: r.try_get("id")?,
-                    is_group: r.try_get::<i64, _>("is_group")? == 1,
-                    display: r.try_get("display")?,
-                })
+        let rows: Vec<(String, i64, String)> = match &self.pool {
+            Pool::Sqlite(p) => {
+                let list = serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query_as(
+                    "SELECT id, 0 AS is_group, user_name AS display FROM scim_users \
+                     WHERE id IN (SELECT value FROM json_each($1)) \
+                     UNION ALL SELECT id, 1 AS is_group, display_name AS display FROM scim_groups \
+                     WHERE id IN (SELECT value FROM json_each($1))",
+                )
+                .bind(list)
+                .fetch_all(p)
+                .await?
+            }
+            Pool::Postgres(p) => {
+                sqlx::query_as(
+                    "SELECT id, 0::bigint AS is_group, user_name AS display FROM scim_users \
+                     WHERE id = ANY($1) \
+                     UNION ALL SELECT id, 1::bigint AS is_group, display_name AS display FROM scim_groups \
+                     WHERE id = ANY($1)",
+                )
+                .bind(ids)
+                .fetch_all(p)
+                .await?
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(id, is_group, display)| MemberTarget {
+                id,
+                is_group: is_group == 1,
+                display,
             })
-            .collect()
+            .collect())
     }
 
     /// The groups each of `user_ids` is a direct member of: (group id, displayName).
@@ -387,19 +469,31 @@ impl Store {
         if user_ids.is_empty() {
             return Ok(out);
         }
-        let list = serde_json::to_string(user_ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let rows = sqlx::query(
-            "SELECT m.member_id, g.id, g.display_name FROM scim_group_members m \
-             JOIN scim_groups g ON g.id = m.group_id \
-             WHERE m.member_id IN (SELECT value FROM json_each(?)) ORDER BY g.display_name_key",
-        )
-        .bind(list)
-        .fetch_all(self.sqlite_pool()?)
-        .await?;
-        for r in &rows {
-            out.entry(r.try_get("member_id")?)
-                .or_default()
-                .push((r.try_get("id")?, r.try_get("display_name")?));
+        let rows: Vec<(String, String, String)> = match &self.pool {
+            Pool::Sqlite(p) => {
+                let list = serde_json::to_string(user_ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query_as(
+                    "SELECT m.member_id, g.id, g.display_name FROM scim_group_members m \
+                     JOIN scim_groups g ON g.id = m.group_id \
+                     WHERE m.member_id IN (SELECT value FROM json_each($1)) ORDER BY g.display_name_key",
+                )
+                .bind(list)
+                .fetch_all(p)
+                .await?
+            }
+            Pool::Postgres(p) => {
+                sqlx::query_as(
+                    "SELECT m.member_id, g.id, g.display_name FROM scim_group_members m \
+                     JOIN scim_groups g ON g.id = m.group_id \
+                     WHERE m.member_id = ANY($1) ORDER BY g.display_name_key",
+                )
+                .bind(user_ids)
+                .fetch_all(p)
+                .await?
+            }
+        };
+        for (member, id, name) in rows {
+            out.entry(member).or_default().push((id, name));
         }
         Ok(out)
     }
@@ -413,27 +507,43 @@ impl Store {
         if keys.is_empty() {
             return Ok(out);
         }
-        let list = serde_json::to_string(keys).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let rows = sqlx::query(
-            "SELECT k.value AS key, u.id, \
-                    COALESCE(json_extract(u.resource, '$.displayName'), u.user_name) AS name, 0 AS by_external \
-             FROM json_each(?1) AS k JOIN scim_users u ON u.id = k.value \
-             UNION ALL \
-             SELECT k.value, u.id, COALESCE(json_extract(u.resource, '$.displayName'), u.user_name), 1 \
-             FROM json_each(?1) AS k JOIN scim_users u ON u.external_id = k.value \
-             ORDER BY 4, 2",
-        )
-        .bind(list)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<(String, String, String, i64)> = match &self.pool {
+            Pool::Sqlite(p) => {
+                let list = serde_json::to_string(keys).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query_as(
+                    "SELECT k.value AS key, u.id, \
+                            COALESCE(json_extract(u.resource, '$.displayName'), u.user_name) AS name, 0 AS by_external \
+                     FROM json_each($1) AS k JOIN scim_users u ON u.id = k.value \
+                     UNION ALL \
+                     SELECT k.value, u.id, COALESCE(json_extract(u.resource, '$.displayName'), u.user_name), 1 \
+                     FROM json_each($1) AS k JOIN scim_users u ON u.external_id = k.value \
+                     ORDER BY 4, 2",
+                )
+                .bind(list)
+                .fetch_all(p)
+                .await?
+            }
+            Pool::Postgres(p) => {
+                sqlx::query_as(
+                    "SELECT k AS key, u.id, COALESCE(u.resource ->> 'displayName', u.user_name) AS name, \
+                            0::bigint AS by_external \
+                     FROM unnest($1::text[]) AS k JOIN scim_users u ON u.id = k \
+                     UNION ALL \
+                     SELECT k, u.id, COALESCE(u.resource ->> 'displayName', u.user_name), 1::bigint \
+                     FROM unnest($1::text[]) AS k JOIN scim_users u ON u.external_id = k \
+                     ORDER BY 4, 2",
+                )
+                .bind(keys)
+                .fetch_all(p)
+                .await?
+            }
+        };
         let mut by_external: HashMap<String, Vec<(String, String)>> = HashMap::new();
-        for r in &rows {
-            let key: String = r.try_get("key")?;
-            let user = (r.try_get("id")?, r.try_get("name")?);
-            if r.try_get::<i64, _>("by_external")? == 0 {
-                out.insert(key, user);
+        for (key, id, name, external) in rows {
+            if external == 0 {
+                out.insert(key, (id, name));
             } else {
-                by_external.entry(key).or_default().push(user);
+                by_external.entry(key).or_default().push((id, name));
             }
         }
         for (key, mut users) in by_external {
