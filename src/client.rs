@@ -518,6 +518,22 @@ impl ConsoleClient {
         Ok(created)
     }
 
+    /// The same server and transport, signed out (after a logout whose answer was lost).
+    pub fn without_session(mut self) -> Self {
+        self.session = None;
+        self
+    }
+
+    /// `GET /healthz`: is the server there? Unauthenticated (no session is sent), so a heartbeat
+    /// never extends a session; a short timeout keeps a dead link from piling up checks.
+    pub async fn health(&self) -> ClientResult<()> {
+        let req = self
+            .http
+            .get(format!("{}/healthz", self.base))
+            .timeout(Duration::from_secs(4));
+        self.empty(req).await
+    }
+
     pub async fn logout(&mut self) -> ClientResult<()> {
         self.empty(self.request(Method::DELETE, "/console/v1/sessions/current"))
             .await?;

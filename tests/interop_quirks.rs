@@ -200,6 +200,15 @@ async fn member_removal_by_value_list_removes_only_those_members() {
     assert_error(&a, StatusCode::BAD_REQUEST, Some("invalidValue"));
     let a = env.get(&path).await;
     assert_eq!(a.body["members"].as_array().unwrap().len(), 1, "{}", a.body);
+    // An empty list names nobody, so nobody is removed.
+    let a = patch(
+        &env,
+        &path,
+        json!([{"op": "remove", "path": "members", "value": []}]),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.body["members"].as_array().unwrap().len(), 1, "{}", a.body);
     // Without a value, remove still clears the attribute (RFC 7644 §3.5.2.2).
     let a = patch(&env, &path, json!([{"op": "remove", "path": "members"}])).await;
     assert!(a.body.get("members").is_none(), "{}", a.body);

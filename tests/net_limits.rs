@@ -359,3 +359,25 @@ fn sigterm_finishes_in_flight_requests_and_exits_at_the_deadline_while_clients_s
     };
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test]
+async fn readyz_checks_the_database() {
+    let app = common::spawn_app().await;
+    let ready = app
+        .http
+        .get(format!("{}/readyz", app.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(ready.text().await.unwrap(), "ready");
+    // Liveness stays separate and never touches the database.
+    let health = app
+        .http
+        .get(format!("{}/healthz", app.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.text().await.unwrap(), "ok");
+    app.shutdown().await.unwrap();
+}

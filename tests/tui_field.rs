@@ -476,3 +476,288 @@ fn write_refuses_to_overwrite_and_creates_a_private_file() {
     let _ = std::fs::remove_file(path);
     let _ = std::fs::remove_file(dir.join("Okta_sync.token"));
 }
+
+// ---- against a real `devconsole serve` ---------------------------------------------------
+
+mod common;
+
+const PASSWORD: &str = "correct-horse-battery";
+
+struct Server {
+    process: common::ServeProcess,
+    db: common::TestDb,
+}
+
+fn server_with(user: &str, role: &str) -> Server {
+    let db = common::TestDb::fresh();
+    let out = db.create_admin_cli(user, role, PASSWORD);
+    assert!(out.status.success(), "admin create failed: {out:?}");
+    let process = common::ServeProcess::start(&db, &[]);
+    Server { process, db }
+}
+
+fn scalar(db: &common::TestDb, sql: &'static str) -> i64 {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(db.scalar_i64(sql))
+}
+
+fn sign_in(t: &Tmux, user: &str) {
+    t.wait_for("Sign in");
+    t.keys(user);
+    t.key("Tab");
+    t.keys(PASSWORD);
+    t.key("Enter");
+}
+
+#[test]
+fn an_admin_without_developers_authority_is_told_why_not_loading_forever() {
+    let home = tempfile::tempdir().unwrap();
+    let server = server_with("bob", "admin");
+    let url = server.process.url();
+    let t = Tmux::start(
+        home.path(),
+        Opts {
+            args: &["--server", &url],
+            ..Opts::default()
+        },
+    );
+    sign_in(&t, "bob");
+    let screen = t.wait_for("has no Developers authority");
+    assert!(
+        screen.contains("super admin") && screen.contains("press r to retry"),
+        "{screen}"
+    );
+    assert!(!screen.contains("Loading client apps"), "{screen}");
+    t.keys("r");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(t.screen().contains("has no Developers authority"));
+}
+
+#[test]
+fn the_heartbeat_notices_a_dead_server_without_a_keypress() {
+    let home = tempfile::tempdir().unwrap();
+    let mut server = server_with("alice", "developer");
+    let url = server.process.url();
+    let t = Tmux::start(
+        home.path(),
+        Opts {
+            args: &["--server", &url],
+            ..Opts::default()
+        },
+    );
+    sign_in(&t, "alice");
+    t.wait_for("No client apps yet");
+    t.wait_for("● online");
+    server.process.kill();
+    // No key is pressed: only the heartbeat can find out.
+    let screen = t.wait_for("server unreachable");
+    assert!(screen.contains("Lost the server"), "{screen}");
+}
+
+#[test]
+fn quitting_ends_the_session_on_the_server_and_logout_keeps_the_username() {
+    let home = tempfile::tempdir().unwrap();
+    let server = server_with("alice", "developer");
+    let url = server.process.url();
+    let t = Tmux::start(
+        home.path(),
+        Opts {
+            args: &["--server", &url],
+            ..Opts::default()
+        },
+    );
+    sign_in(&t, "alice");
+    t.wait_for("No client apps yet");
+    assert_eq!(scalar(&server.db, "SELECT count(*) FROM sessions"), 1);
+    // Ctrl-O signs out: the session ends, the login screen keeps the username.
+    t.key("C-o");
+    let screen = t.wait_for("Signed out");
+    assert!(screen.contains("Username  alice"), "{screen}");
+    assert_eq!(scalar(&server.db, "SELECT count(*) FROM sessions"), 0);
+    t.keys(PASSWORD);
+    t.key("Enter");
+    t.wait_for("No client apps yet");
+    assert_eq!(scalar(&server.db, "SELECT count(*) FROM sessions"), 1);
+    t.keys("q");
+    t.wait_dead();
+    assert_eq!(
+        scalar(&server.db, "SELECT count(*) FROM sessions"),
+        0,
+        "quitting left the session alive on the server"
+    );
+}
+
+/// A TCP relay that delays every chunk (a slow link), and can lose the reply to the first
+/// token issue: the request reaches the server, the answer never reaches the console.
+struct SlowLink {
+    addr: String,
+    /// Token issue requests that went through.
+    issues: Arc<AtomicU32>,
+}
+
+impl SlowLink {
+    fn start(upstream: String, delay: Duration, lose_first_issue_reply: bool) -> SlowLink {
+        use std::net::{TcpListener, TcpStream};
+        use std::sync::atomic::AtomicBool;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let lose = Arc::new(AtomicBool::new(lose_first_issue_reply));
+        let issues = Arc::new(AtomicU32::new(0));
+        let counted = issues.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { break };
+                let Ok(server) = TcpStream::connect(&upstream) else {
+                    break;
+                };
+                let cut = Arc::new(AtomicBool::new(false));
+                let counted = counted.clone();
+                let pump = |mut from: TcpStream,
+                            mut to: TcpStream,
+                            upward: bool,
+                            cut: Arc<AtomicBool>,
+                            lose: Arc<AtomicBool>| {
+                    let counted = counted.clone();
+                    std::thread::spawn(move || {
+                        use std::io::Write;
+                        let mut buf = [0u8; 16384];
+                        loop {
+                            let n = match from.read(&mut buf) {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            std::thread::sleep(delay);
+                            let chunk = &buf[..n];
+                            if upward && find(chunk, b"POST ").is_some() && find(chunk, b"/token ").is_some()
+                            {
+                                counted.fetch_add(1, Ordering::SeqCst);
+                            }
+                            if upward
+                                && find(chunk, b"POST ").is_some()
+                                && find(chunk, b"/token ").is_some()
+                                && lose.swap(false, Ordering::SeqCst)
+                            {
+                                cut.store(true, Ordering::SeqCst);
+                            }
+                            if !upward && cut.load(Ordering::SeqCst) {
+                                // The reply is lost: drop the connection instead.
+                                let _ = to.shutdown(std::net::Shutdown::Both);
+                                let _ = from.shutdown(std::net::Shutdown::Both);
+                                break;
+                            }
+                            if to.write_all(chunk).is_err() {
+                                break;
+                            }
+                        }
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                    });
+                };
+                pump(
+                    client.try_clone().unwrap(),
+                    server.try_clone().unwrap(),
+                    true,
+                    cut.clone(),
+                    lose.clone(),
+                );
+                pump(server, client, false, cut, lose.clone());
+            }
+        });
+        SlowLink { addr, issues }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// Remote console through `link`: sign in, add an app, enable SCIM; on its manage page.
+fn app_with_scim_on(t: &Tmux) {
+    sign_in(t, "alice");
+    t.wait_for("No client apps yet");
+    t.keys("a");
+    t.wait_for("Provisioning management");
+    t.keys("Okta sync");
+    t.key("Enter");
+    t.wait_for("This client secret is shown only once");
+    t.key("Space");
+    t.key("Enter");
+    t.wait_for("Issue (disabled: SCIM is off");
+    t.keys("s");
+    t.wait_for("Switch Enable SCIM on");
+    t.keys("y");
+    t.wait_for("[ ON  ]");
+    t.wait_until("the spinner to stop", |s| {
+        !s.contains("…  ") && s.contains("[i] Issue Long-lived Token")
+    });
+}
+
+#[test]
+fn issue_pressed_twice_on_a_slow_link_issues_once_without_an_error() {
+    let home = tempfile::tempdir().unwrap();
+    let server = server_with("alice", "developer");
+    let link = SlowLink::start(server.process.listen.clone(), Duration::from_millis(300), false);
+    let url = link.url();
+    let t = Tmux::start(
+        home.path(),
+        Opts {
+            args: &["--server", &url],
+            ..Opts::default()
+        },
+    );
+    app_with_scim_on(&t);
+    t.keys("i");
+    t.keys("i");
+    let screen = t.wait_for("This token is shown only once");
+    std::thread::sleep(Duration::from_millis(1500));
+    let screen_after = t.screen();
+    for s in [&screen, &screen_after] {
+        assert!(
+            !s.contains("409") && !s.contains("already"),
+            "an error under the fresh token:\n{s}"
+        );
+    }
+    assert_eq!(scalar(&server.db, "SELECT count(*) FROM dedicated_tokens"), 1);
+    assert_eq!(
+        link.issues.load(Ordering::SeqCst),
+        1,
+        "the second i sent a second request"
+    );
+}
+
+#[test]
+fn a_lost_issue_reply_is_found_out_and_revoke_and_reissue_recovers() {
+    let home = tempfile::tempdir().unwrap();
+    let server = server_with("alice", "developer");
+    let link = SlowLink::start(server.process.listen.clone(), Duration::from_millis(20), true);
+    let url = link.url();
+    let t = Tmux::start(
+        home.path(),
+        Opts {
+            args: &["--server", &url],
+            ..Opts::default()
+        },
+    );
+    app_with_scim_on(&t);
+    t.keys("i");
+    let screen = t.wait_for("this console never showed");
+    assert!(screen.contains("Revoke it and issue a new one"), "{screen}");
+    assert_eq!(
+        scalar(&server.db, "SELECT count(*) FROM dedicated_tokens"),
+        1,
+        "the lost one"
+    );
+    t.keys("y");
+    t.wait_for("This token is shown only once");
+    assert_eq!(scalar(&server.db, "SELECT count(*) FROM dedicated_tokens"), 2);
+    assert_eq!(
+        scalar(
+            &server.db,
+            "SELECT count(*) FROM dedicated_tokens WHERE revoked_at IS NOT NULL"
+        ),
+        1,
+        "the unseen token was revoked"
+    );
+}

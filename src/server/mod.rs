@@ -219,6 +219,7 @@ fn router(state: AppState) -> Router {
         .route("/oauth2/v2.0/token", axum::routing::post(oauth::token))
         .nest("/scim/v2", scim::router(state.clone()))
         .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route("/readyz", axum::routing::get(readyz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -231,6 +232,28 @@ fn router(state: AppState) -> Router {
             header::COOKIE,
         ]))
         .with_state(state)
+}
+
+/// How long `/readyz` waits for the database before answering 503.
+pub const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Load-balancer readiness: 200 when the database answers, else 503 saying why. Liveness
+/// (`/healthz`) never touches the database, so a slow database does not get the process killed.
+async fn readyz(axum::extract::State(state): axum::extract::State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let problem = match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => return (StatusCode::OK, "ready").into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: the database check failed");
+            "the database check failed".to_owned()
+        }
+        Err(_) => format!("the database did not answer within {} s", READY_TIMEOUT.as_secs()),
+    };
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        axum::Json(serde_json::json!({"code": "not_ready", "message": problem})),
+    )
+        .into_response()
 }
 
 async fn not_found() -> ApiError {

@@ -267,6 +267,14 @@ impl Store {
         on_pool!(self, p => p.close().await)
     }
 
+    /// Readiness: takes a connection from the pool and reads the schema (`/readyz`).
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT count(*) FROM sqlite_master")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Starts a write transaction.
     pub async fn begin(&self) -> StoreResult<Tx> {
         let tx = match &self.pool {

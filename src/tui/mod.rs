@@ -15,7 +15,7 @@ pub mod keymap;
 pub mod modals;
 pub mod runtime;
 pub mod screens;
-mod session;
+pub mod session;
 pub mod text;
 pub mod ui;
 
@@ -206,7 +206,11 @@ async fn run_async(
                 tracing::warn!(error = %e, "could not write the session cache");
             }
         }));
+        let url = target.server.clone().unwrap_or_default();
+        runtime.on_logout = Some(Box::new(move || session::remove(&crate::paths::data_dir(), &url)));
     }
+    // Without the session cache, quitting ends the session on the server.
+    runtime.end_session_on_quit = target.server.is_some() && !config.session_cache;
 
     terminal::enable_raw_mode()?;
     let mut out = std::io::stdout();

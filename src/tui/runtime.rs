@@ -19,6 +19,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 const TICK: Duration = Duration::from_millis(100);
+/// How often the unauthenticated `/healthz` heartbeat asks whether the server is there.
+pub const HEARTBEAT: Duration = Duration::from_secs(3);
+/// How long quitting waits to end the session on the server.
+const LOGOUT_ON_QUIT: Duration = Duration::from_secs(3);
 
 /// How the console reaches its server.
 pub enum Connect {
@@ -43,6 +47,11 @@ pub struct Runtime {
     starting: bool,
     /// Called with the new session token after a login, for the opt-in session cache.
     pub on_login: Option<SaveSession>,
+    /// Called after signing out (removes the cached session).
+    pub on_logout: Option<Box<dyn Fn() + Send>>,
+    /// Quitting ends the session on the server (remote, without the session cache).
+    pub end_session_on_quit: bool,
+    health_in_flight: bool,
 }
 
 /// Replies the runtime handles itself before the app sees them.
@@ -52,6 +61,9 @@ enum Internal {
     StartFailed(String),
     /// A login succeeded: the client must be swapped before the app sends anything else.
     LoggedIn(RequestId, ConsoleClient, crate::wire::Admin),
+    /// A sign-out finished; the client (now without a session) comes back.
+    LoggedOut(RequestId, ConsoleClient, Result<(), crate::client::ClientError>),
+    Health(Result<(), crate::client::ClientError>),
 }
 
 impl Runtime {
@@ -67,6 +79,9 @@ impl Runtime {
             embedded: None,
             starting: false,
             on_login: None,
+            on_logout: None,
+            end_session_on_quit: false,
+            health_in_flight: false,
         }
     }
 
@@ -91,6 +106,8 @@ impl Runtime {
         }
         let mut events = EventStream::new();
         let mut tick = tokio::time::interval(TICK);
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut dirty = true;
         let mut painter = Painter::default();
@@ -146,6 +163,18 @@ impl Runtime {
                             self.starting = false;
                             app.on_reply(RequestId::UNSOLICITED, Reply::StartFailed(why));
                         }
+                        Internal::LoggedOut(id, client, result) => {
+                            if let Some(forget) = &self.on_logout {
+                                forget();
+                            }
+                            // Whether or not the server heard it, this client has no session now.
+                            self.client = Some(client.without_session());
+                            app.on_reply(id, Reply::LoggedOut(result));
+                        }
+                        Internal::Health(result) => {
+                            self.health_in_flight = false;
+                            app.on_reply(RequestId::UNSOLICITED, Reply::Health(result));
+                        }
                         Internal::LoggedIn(id, client, admin) => {
                             if let Some(save) = &self.on_login {
                                 save(&client);
@@ -155,6 +184,9 @@ impl Runtime {
                         }
                     }
                     dirty = true;
+                }
+                _ = heartbeat.tick() => {
+                    self.check_health(app, &internal_tx);
                 }
                 _ = tick.tick() => {
                     let now = Instant::now();
@@ -175,10 +207,35 @@ impl Runtime {
             }
         }
         self.clipboard.on_quit();
+        if self.end_session_on_quit
+            && let Some(mut client) = self.client.take()
+            && client.session().is_some()
+        {
+            // Quitting signs out: a session left behind on a jump host is a session to steal.
+            match tokio::time::timeout(LOGOUT_ON_QUIT, client.logout()).await {
+                Ok(Ok(())) => tracing::info!("session ended on quit"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "could not end the session on quit"),
+                Err(_) => tracing::warn!("ending the session on quit timed out"),
+            }
+        }
         if let Some(running) = server {
             let _ = tokio::time::timeout(Duration::from_secs(3), running.shutdown()).await;
         }
         Ok(())
+    }
+
+    /// One heartbeat at a time, only while there is a connection to watch.
+    fn check_health(&mut self, app: &App, internal: &mpsc::UnboundedSender<Internal>) {
+        use super::app::Link;
+        if self.health_in_flight || matches!(app.conn.link, Link::Connecting | Link::SignedOut) {
+            return;
+        }
+        let Some(client) = self.client.clone() else { return };
+        self.health_in_flight = true;
+        let internal = internal.clone();
+        tokio::spawn(async move {
+            let _ = internal.send(Internal::Health(client.health().await));
+        });
     }
 
     fn start_embedded(&mut self, internal: &mpsc::UnboundedSender<Internal>) {
@@ -259,6 +316,15 @@ impl Runtime {
         };
         tracing::debug!(command = command.label(), "spawning");
         match command {
+            Command::Logout => {
+                let internal = internal.clone();
+                self.client = None;
+                tokio::spawn(async move {
+                    let mut client = client;
+                    let result = client.logout().await;
+                    let _ = internal.send(Internal::LoggedOut(id, client, result));
+                });
+            }
             Command::Login { username, password } => {
                 let internal = internal.clone();
                 tokio::spawn(async move {
@@ -397,6 +463,7 @@ async fn call(client: &ConsoleClient, command: Command) -> Reply {
         Command::LoadAudit(app) => Reply::Audit(app, client.audit(app, 200).await),
         Command::TestToken(token) => Reply::TokenTested(client.test_scim_token(&token).await),
         Command::Login { .. }
+        | Command::Logout
         | Command::CopySecret
         | Command::CopyText(_)
         | Command::WriteSecret(_)

@@ -15,6 +15,11 @@ pub fn load(dir: &Path, server: &str) -> Option<SecretString> {
     (!token.is_empty()).then(|| SecretString::from(token.to_owned()))
 }
 
+/// Forgets the cached session (after signing out).
+pub fn remove(dir: &Path, server: &str) {
+    let _ = std::fs::remove_file(path(dir, server));
+}
+
 pub fn store(dir: &Path, server: &str, token: &SecretString) -> std::io::Result<()> {
     let path = path(dir, server);
     // Recreated rather than truncated, so the mode is always 0600 from the first byte.
@@ -28,6 +33,15 @@ pub fn store(dir: &Path, server: &str, token: &SecretString) -> std::io::Result<
     }
     let mut file = options.open(&path)?;
     file.write_all(token.expose_secret().as_bytes())
+}
+
+/// Forgets the saved session for `server` (`devconsole logout`). True if there was one.
+pub fn remove(dir: &Path, server: &str) -> std::io::Result<bool> {
+    match std::fs::remove_file(path(dir, server)) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
@@ -50,6 +64,7 @@ mod tests {
             "dcsess_two"
         );
         assert!(load(dir.path(), "https://b.example").is_none());
+        assert!(!remove(dir.path(), "https://b.example").unwrap());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -490,3 +490,43 @@ fn connect_provider_closes_and_copies_from_the_manage_page() {
         Some("Copied to the clipboard.")
     );
 }
+
+#[test]
+fn connection_states() {
+    snap("forbidden_role", || {
+        let mut c = fixtures::connection();
+        c.admin.as_mut().unwrap().role = crate::wire::Role::Admin;
+        c.admin.as_mut().unwrap().username = "bob".into();
+        let mut app = App::new(super::keymap::Keymap::defaults(), c, true);
+        app.on_event(&ch('r'));
+        app.answer(Reply::Apps(Err(ClientError::Api {
+            status: 403,
+            code: "forbidden".into(),
+            message: "Developers authority is required".into(),
+        })));
+        app
+    });
+    snap("session_expired_login", || {
+        let mut app = manage(10);
+        app.answer(Reply::App(
+            Uuid::from_u128(10),
+            Err(ClientError::Api {
+                status: 401,
+                code: "unauthorized".into(),
+                message: "the session expired after being idle; sign in again".into(),
+            }),
+        ));
+        app
+    });
+    snap("offline_heartbeat", || {
+        let mut app = list();
+        app.on_reply(
+            RequestId::UNSOLICITED,
+            Reply::Health(Err(ClientError::Unreachable {
+                url: "https://console.example.com".into(),
+                reason: "Connection refused (os error 111)".into(),
+            })),
+        );
+        app
+    });
+}

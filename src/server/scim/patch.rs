@@ -299,15 +299,20 @@ fn multi(obj: &mut Map<String, Value>, attr: &Attr, op: Op, value: Option<&Value
         }
         Op::Remove => {
             // Entra ID's `remove members` with a value list became a filter path in
-            // `normalize`; any other value would be ignored, and removing every value when the
-            // client named some would lose data.
-            if !as_items(value).is_empty() {
-                return Err(ScimError::invalid_value(format!(
-                    "remove of {} takes no value; name the values with a filter, e.g. {}[value eq \"…\"]",
-                    attr.name, attr.name
-                )));
+            // `normalize`. Any other value would be ignored, and removing every value when the
+            // client named some (or an empty list of them) would lose data.
+            match value {
+                None | Some(Value::Null) => {
+                    obj.remove(attr.name);
+                }
+                Some(Value::Array(a)) if a.is_empty() => {}
+                Some(_) => {
+                    return Err(ScimError::invalid_value(format!(
+                        "remove of {} takes no value; name the values with a filter, e.g. {}[value eq \"…\"]",
+                        attr.name, attr.name
+                    )));
+                }
             }
-            obj.remove(attr.name);
         }
     }
     Ok(())

@@ -33,6 +33,8 @@ pub enum Kind {
     RevokeToken,
     Copy,
     Write,
+    Logout,
+    Health,
     TestToken,
     Start,
 }
@@ -53,6 +55,8 @@ impl Kind {
             Kind::RevokeToken => "revoking the token",
             Kind::Copy => "copying",
             Kind::Write => "writing the file",
+            Kind::Logout => "signing out",
+            Kind::Health => "checking the server",
             Kind::TestToken => "testing the token",
             Kind::Start => "starting",
         }
@@ -115,6 +119,8 @@ pub enum Command {
     /// Copy an app's SCIM base URL (not a secret; the same clipboard path).
     CopyScimUrl(String),
     TestToken(SecretString),
+    /// End the session on the server (`DELETE /sessions/current`) and return to the login.
+    Logout,
 }
 
 impl Command {
@@ -133,6 +139,7 @@ impl Command {
             Command::CopySecret | Command::CopyText(_) | Command::CopyScimUrl(_) => Kind::Copy,
             Command::WriteSecret(_) => Kind::Write,
             Command::TestToken(_) => Kind::TestToken,
+            Command::Logout => Kind::Logout,
         }
     }
 
@@ -192,6 +199,10 @@ pub enum Reply {
     TokenTested(Result<(u16, String), ClientError>),
     /// The embedded server could not start, or the connection could not be set up.
     StartFailed(String),
+    /// The session ended on the server (or could not be ended: the error says why).
+    LoggedOut(Result<(), ClientError>),
+    /// The heartbeat (`/healthz`, unauthenticated) answered or not.
+    Health(Result<(), ClientError>),
 }
 
 impl Reply {
@@ -211,6 +222,8 @@ impl Reply {
             Reply::Written(_) => Kind::Write,
             Reply::TokenTested(_) => Kind::TestToken,
             Reply::StartFailed(_) => Kind::Start,
+            Reply::LoggedOut(_) => Kind::Logout,
+            Reply::Health(_) => Kind::Health,
         }
     }
 }

@@ -61,6 +61,14 @@ pub struct Connection {
     pub remote: bool,
 }
 
+/// The screen to return to after signing in again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    List,
+    Manage(Uuid),
+    Audit(Option<Uuid>),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ToastKind {
     Info,
@@ -157,6 +165,10 @@ pub struct App {
     pub issue_unknown: std::collections::HashSet<Uuid>,
     /// Apps to issue a new token for once the revoke in flight succeeds.
     pub reissue_after_revoke: std::collections::HashSet<Uuid>,
+    /// Why the app list could not be loaded, and what to do (shown instead of "Loading").
+    pub apps_error: Option<String>,
+    /// Where to go back to after signing in again.
+    pub resume: Option<Resume>,
     next_id: u64,
     commands: Vec<(RequestId, Command)>,
 }
@@ -194,6 +206,8 @@ impl App {
             shown_tokens: Default::default(),
             issue_unknown: Default::default(),
             reissue_after_revoke: Default::default(),
+            apps_error: None,
+            resume: None,
             next_id: 1,
             commands: Vec::new(),
         }
@@ -299,10 +313,88 @@ impl App {
         } else {
             self.send(Command::LoadMe);
         }
-        if matches!(self.screen, Screen::Login(_)) {
-            self.screen = Screen::AppList(AppList);
-        }
         self.send(Command::LoadApps);
+        if matches!(self.screen, Screen::Login(_)) {
+            // Back where the session ended, not at the start.
+            match self.resume.take() {
+                Some(Resume::Manage(id)) => Manage::open(self, id),
+                Some(Resume::Audit(scope)) => AuditView::open(self, scope),
+                _ => self.screen = Screen::AppList(AppList),
+            }
+        }
+    }
+
+    /// The session ended (expired, revoked, or signed out): go to the login screen with the
+    /// username filled in, remembering the screen to come back to.
+    pub(crate) fn signed_out(&mut self, error: Option<String>) {
+        let username = self.conn.admin.take().map(|a| a.username);
+        if !matches!(self.screen, Screen::Login(_)) {
+            self.resume = Some(match &self.screen {
+                Screen::Manage(m) => Resume::Manage(m.id),
+                Screen::Audit(v) => Resume::Audit(v.app),
+                _ => Resume::List,
+            });
+        }
+        self.conn.link = Link::SignedOut;
+        self.modal = None;
+        self.apps.clear();
+        self.visible.clear();
+        self.apps_loaded = false;
+        let mut form = LoginForm {
+            error,
+            ..LoginForm::default()
+        };
+        if let Some(name) = username {
+            form.username = Input::new(name);
+            form.focus_password = true;
+        }
+        self.screen = Screen::Login(form);
+    }
+
+    /// The heartbeat's answer: the status bar's online/offline follows the server, not the
+    /// last request.
+    fn on_health(&mut self, result: Result<(), ClientError>) {
+        match (result, &self.conn.link) {
+            (Ok(()), Link::Unreachable(_)) => {
+                self.conn.link = Link::Online;
+                self.toast(ToastKind::Info, "The server answers again.");
+                if !self.apps_loaded {
+                    self.refresh();
+                }
+            }
+            (Err(e), Link::Online) if e.is_unreachable() => {
+                let text = sanitize(&e.to_string(), false);
+                self.conn.link = Link::Unreachable(text.clone());
+                self.toast(ToastKind::Error, format!("Lost the server: {text}"));
+            }
+            _ => {}
+        }
+    }
+
+    /// Why a list load failed, in words that say what to do.
+    fn explain_load_error(&self, e: &ClientError) -> String {
+        match e.status() {
+            Some(403) => {
+                let role = self
+                    .conn
+                    .admin
+                    .as_ref()
+                    .map(|a| a.role.label())
+                    .unwrap_or("this role");
+                format!(
+                    "Your role ({role}) has no Developers authority, so you cannot see or manage provisioning apps. \
+                     Ask a super admin to give you Developers authority, then press r to retry."
+                )
+            }
+            _ if e.is_unreachable() => format!(
+                "Cannot reach the server: {}\nPress r to retry.",
+                sanitize(&e.to_string(), false)
+            ),
+            _ => format!(
+                "Could not load the client apps: {}\nPress r to retry.",
+                sanitize(&e.to_string(), false)
+            ),
+        }
     }
 
     /// Replaces the app list, keeping the selection on the same app where possible.
@@ -405,6 +497,17 @@ impl App {
             self.help = true;
             return;
         }
+        if !self.screen.typing(self) && global == Some(Action::Logout) {
+            if !self.conn.remote {
+                self.toast(
+                    ToastKind::Info,
+                    "The embedded console signs in the local super admin; there is no session to end. q quits.",
+                );
+            } else if self.conn.link != Link::SignedOut && !self.in_flight(Kind::Logout, None) {
+                self.send(Command::Logout);
+            }
+            return;
+        }
         Screen::on_key(self, key, event);
     }
 
@@ -450,10 +553,25 @@ impl App {
                 }
             }
             Reply::Apps(result) => {
+                match &result {
+                    Err(e) => self.apps_error = Some(self.explain_load_error(e)),
+                    Ok(_) => self.apps_error = None,
+                }
                 if let Some(apps) = self.ok(result) {
                     self.set_apps(apps);
                 }
             }
+            Reply::LoggedOut(result) => {
+                let error = result.err().map(|e| {
+                    format!(
+                        "Signed out here; ending the session on the server failed: {}",
+                        sanitize(&e.to_string(), false)
+                    )
+                });
+                self.signed_out(error);
+                self.toast(ToastKind::Info, "Signed out.");
+            }
+            Reply::Health(result) => self.on_health(result),
             Reply::Deleted(app, result) => AppList::on_deleted(self, app, result),
             Reply::Created(result) => AddApp::on_created(self, result),
             Reply::App(app, result) => Manage::on_app(self, app, result),
@@ -500,13 +618,7 @@ impl App {
                 if e.is_unreachable() {
                     self.conn.link = Link::Unreachable(text.clone());
                 } else if e.status() == Some(401) && self.conn.remote {
-                    self.conn.link = Link::SignedOut;
-                    self.conn.admin = None;
-                    self.modal = None;
-                    self.screen = Screen::Login(LoginForm {
-                        error: Some(text.clone()),
-                        ..LoginForm::default()
-                    });
+                    self.signed_out(Some(text.clone()));
                 }
                 self.toast(ToastKind::Error, text);
                 None

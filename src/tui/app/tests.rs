@@ -418,3 +418,74 @@ fn an_edit_sends_only_the_fields_that_changed() {
         other => panic!("the untouched (escaped) name must not be sent: {other:?}"),
     }
 }
+
+#[test]
+fn a_forbidden_role_is_told_why_and_r_retries() {
+    let mut c = fixtures::connection();
+    c.admin.as_mut().unwrap().role = crate::wire::Role::Admin;
+    let mut app = App::new(Keymap::defaults(), c, true);
+    app.on_event(&ch('r'));
+    app.take_commands();
+    app.answer(Reply::Apps(Err(ClientError::Api {
+        status: 403,
+        code: "forbidden".into(),
+        message: "Developers authority is required".into(),
+    })));
+    let why = app.apps_error.as_deref().unwrap();
+    assert!(
+        why.contains("has no Developers authority") && why.contains("press r"),
+        "{why}"
+    );
+    app.on_event(&ch('r'));
+    assert!(matches!(app.take_commands().as_slice(), [Command::LoadApps]));
+}
+
+#[test]
+fn the_heartbeat_marks_the_link_down_and_up() {
+    let mut app = list();
+    app.on_reply(
+        RequestId::UNSOLICITED,
+        Reply::Health(Err(ClientError::Unreachable {
+            url: "http://x".into(),
+            reason: "Connection refused".into(),
+        })),
+    );
+    assert!(matches!(app.conn.link, Link::Unreachable(_)));
+    app.on_reply(RequestId::UNSOLICITED, Reply::Health(Ok(())));
+    assert_eq!(app.conn.link, Link::Online);
+}
+
+#[test]
+fn logout_returns_to_the_same_screen_with_the_username_filled_in() {
+    let mut app = list();
+    app.list.selected = 1;
+    app.on_event(&key(KeyCode::Enter));
+    app.take_commands();
+    let id = match &app.screen {
+        Screen::Manage(m) => m.id,
+        _ => panic!(),
+    };
+    app.on_event(&ctrl('o'));
+    assert!(matches!(app.take_commands().as_slice(), [Command::Logout]));
+    app.answer(Reply::LoggedOut(Ok(())));
+    match &app.screen {
+        Screen::Login(f) => {
+            assert_eq!(f.username.value(), "alice");
+            assert!(f.focus_password);
+        }
+        _ => panic!("not on the login screen"),
+    }
+    assert!(
+        app.apps.is_empty(),
+        "nothing of the last session is kept on screen"
+    );
+    typed(&mut app, "pw");
+    app.on_event(&key(KeyCode::Enter));
+    app.take_commands();
+    app.answer(Reply::LoggedIn(Ok(fixtures::admin())));
+    assert!(
+        matches!(&app.screen, Screen::Manage(m) if m.id == id),
+        "{:?}",
+        app.screen
+    );
+}

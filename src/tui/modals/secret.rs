@@ -91,7 +91,11 @@ impl SecretModal {
     pub(crate) fn on_token_issued(app: &mut App, id: Uuid, result: Result<IssuedToken, ClientError>) {
         let result = match result {
             // Sent, but no answer came back: a token may exist that nobody has seen.
-            Err(e @ (ClientError::Unreachable { .. } | ClientError::Timeout { .. })) => {
+            Err(
+                e @ (ClientError::Unreachable { .. }
+                | ClientError::Timeout { .. }
+                | ClientError::Protocol { status: 0, .. }),
+            ) => {
                 return crate::tui::screens::manage::Manage::on_issue_unknown(app, id, e.to_string());
             }
             // Already active: perhaps issued by an earlier request whose reply was lost.

@@ -174,8 +174,11 @@ impl View for AppList {
         frame.render_widget(block, body);
         if app.visible.is_empty() {
             let msg = if !app.apps_loaded {
-                match &app.conn.link {
-                    Link::Unreachable(why) => format!("Cannot reach the server: {why}\nPress r to retry."),
+                match (&app.apps_error, &app.conn.link) {
+                    (Some(why), _) => why.clone(),
+                    (None, Link::Unreachable(why)) => {
+                        format!("Cannot reach the server: {why}\nPress r to retry.")
+                    }
                     _ => "Loading client apps…".into(),
                 }
             } else if app.apps.is_empty() {

@@ -128,6 +128,8 @@ impl Manage {
                     mismatch: false,
                 }));
             }
+            // The active token is the one shown here: nothing was lost.
+            Some(t) if t.state == TokenState::Active => {}
             _ => app.toast(
                 ToastKind::Info,
                 "No token was issued: the request did not reach the server. Press i to try again.",

@@ -1,0 +1,97 @@
+//! `devconsole serve`: the console server until SIGINT/SIGTERM.
+
+use crate::server::{self, ServerConfig};
+use color_eyre::eyre::Result;
+use std::net::SocketAddr;
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub db: super::admin::Database,
+    /// Public base URL, used in SCIM `meta.location` (default: http://<listen>).
+    #[arg(long)]
+    pub public_url: Option<String>,
+    /// SCIM requests per minute per app.
+    #[arg(long, default_value_t = 240)]
+    pub scim_rate_limit: u32,
+    /// Minutes between recorded uses of a token (renewal writes are coalesced); less than
+    /// the 90-day validity (at most 129599).
+    #[arg(long, default_value_t = 10, value_parser = parse_renew_interval)]
+    pub renew_interval_minutes: u32,
+    /// Hours a console session lasts after sign-in, however busy (the idle limit is 12 h).
+    #[arg(long, default_value_t = 168, value_parser = clap::value_parser!(u32).range(1..=8760))]
+    pub session_lifetime_hours: u32,
+    /// A proxy (address or CIDR) whose X-Forwarded-For names the real client; repeat for
+    /// several. From any other peer the header is ignored.
+    #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = parse_cidr)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    #[command(flatten)]
+    pub net: server::listener::ServeNetArgs,
+}
+
+/// The longest renew interval: one minute less than the 90-day validity, or a token in use
+/// would still expire between recorded uses.
+const RENEW_INTERVAL_MAX_MINUTES: u32 = 90 * 24 * 60 - 1;
+
+fn parse_renew_interval(s: &str) -> std::result::Result<u32, String> {
+    let too_big = || {
+        format!(
+            "must be less than the 90-day token validity: at most {RENEW_INTERVAL_MAX_MINUTES} minutes \
+             (the default is 10)"
+        )
+    };
+    let minutes: u64 = s.trim().parse().map_err(|_| match s.trim().parse::<i128>() {
+        Ok(n) if n < 0 => "must not be negative".to_owned(),
+        Ok(_) => too_big(),
+        Err(_) => "expected a whole number of minutes".to_owned(),
+    })?;
+    if minutes > u64::from(RENEW_INTERVAL_MAX_MINUTES) {
+        return Err(too_big());
+    }
+    Ok(minutes as u32)
+}
+
+fn parse_cidr(s: &str) -> std::result::Result<ipnet::IpNet, String> {
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is not an IP address or CIDR (e.g. 10.0.0.0/8)"))
+}
+
+pub async fn run(args: ServeArgs) -> Result<()> {
+    let mut config = ServerConfig::new(args.db.url()?, args.listen);
+    config.public_url = args.public_url;
+    config.scim_per_minute = args.scim_rate_limit;
+    config.tokens.renew_interval = time::Duration::minutes(i64::from(args.renew_interval_minutes));
+    config.session_lifetime = time::Duration::hours(i64::from(args.session_lifetime_hours));
+    config.trusted_proxies = args.trusted_proxies;
+    args.net.apply(&mut config);
+    let running = server::start(config).await?;
+    #[cfg(unix)]
+    if let Some(reloader) = running.tls_reloader() {
+        tokio::spawn(server::tls::reload_on_sighup(reloader));
+    }
+    eprintln!("devconsole server listening on {}", running.base_url());
+    running.serve_until(shutdown_signal()).await?;
+    eprintln!("devconsole server stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return ctrl_c.await.unwrap_or(()),
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    ctrl_c.await.unwrap_or(());
+}
