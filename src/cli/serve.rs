@@ -30,6 +30,28 @@ pub struct ServeArgs {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     #[command(flatten)]
     pub net: server::listener::ServeNetArgs,
+    #[command(flatten)]
+    pub pool: PoolArgs,
+}
+
+/// Database pool settings.
+#[derive(Debug, clap::Args)]
+pub struct PoolArgs {
+    /// Database connections per instance (PostgreSQL: keep instances × this under the
+    /// server's max_connections).
+    #[arg(long, env = "DEVCONSOLE_DB_POOL_SIZE", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_pool_size: u32,
+    /// PostgreSQL: milliseconds a SCIM list query may run before the database cancels it.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub scim_statement_timeout_ms: u64,
+}
+
+impl PoolArgs {
+    fn apply(&self, config: &mut ServerConfig) {
+        config.pool.max_connections = self.db_pool_size;
+        config.pool.scim_statement_timeout = std::time::Duration::from_millis(self.scim_statement_timeout_ms);
+    }
 }
 
 /// The longest renew interval: one minute less than the 90-day validity, or a token in use
@@ -68,6 +90,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     config.session_lifetime = time::Duration::hours(i64::from(args.session_lifetime_hours));
     config.trusted_proxies = args.trusted_proxies;
     args.net.apply(&mut config);
+    args.pool.apply(&mut config);
     let running = server::start(config).await?;
     #[cfg(unix)]
     if let Some(reloader) = running.tls_reloader() {

@@ -269,10 +269,16 @@ impl Store {
 
     /// Readiness: takes a connection from the pool and reads the schema (`/readyz`).
     pub async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT count(*) FROM sqlite_master")
-            .fetch_one(&self.pool)
+        on_pool!(self, p, pg => {
+            sqlx::query(if pg {
+                "SELECT count(*) FROM pg_catalog.pg_class"
+            } else {
+                "SELECT count(*) FROM sqlite_master"
+            })
+            .fetch_one(p)
             .await?;
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Starts a write transaction.
