@@ -207,7 +207,9 @@ async fn run_async(
             }
         }));
         let url = target.server.clone().unwrap_or_default();
-        runtime.on_logout = Some(Box::new(move || session::remove(&crate::paths::data_dir(), &url)));
+        runtime.on_logout = Some(Box::new(move || {
+            let _ = session::remove(&crate::paths::data_dir(), &url);
+        }));
     }
     // Without the session cache, quitting ends the session on the server.
     runtime.end_session_on_quit = target.server.is_some() && !config.session_cache;

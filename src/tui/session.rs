@@ -15,11 +15,6 @@ pub fn load(dir: &Path, server: &str) -> Option<SecretString> {
     (!token.is_empty()).then(|| SecretString::from(token.to_owned()))
 }
 
-/// Forgets the cached session (after signing out).
-pub fn remove(dir: &Path, server: &str) {
-    let _ = std::fs::remove_file(path(dir, server));
-}
-
 pub fn store(dir: &Path, server: &str, token: &SecretString) -> std::io::Result<()> {
     let path = path(dir, server);
     // Recreated rather than truncated, so the mode is always 0600 from the first byte.
@@ -35,7 +30,8 @@ pub fn store(dir: &Path, server: &str, token: &SecretString) -> std::io::Result<
     file.write_all(token.expose_secret().as_bytes())
 }
 
-/// Forgets the saved session for `server` (`devconsole logout`). True if there was one.
+/// Forgets the saved session for `server` (signing out, `devconsole logout`). True if there
+/// was one.
 pub fn remove(dir: &Path, server: &str) -> std::io::Result<bool> {
     match std::fs::remove_file(path(dir, server)) {
         Ok(()) => Ok(true),
