@@ -31,6 +31,8 @@ pub enum AdminError {
         apps: String,
         them: &'static str,
     },
+    #[error("{0:?} is not an IP address")]
+    BadAddress(String),
     #[error("--reassign-to {0}: {1}")]
     BadHeir(String, &'static str),
     #[error(transparent)]
@@ -192,6 +194,21 @@ pub async fn unlock(store: &Store, name: &str, now: OffsetDateTime) -> Result<u6
     let mut tx = store.begin().await?;
     let cleared = tx.clear_login_failures(&name.to_lowercase()).await?;
     let detail = format!("unlocked {name}: {cleared} failed sign-in(s) cleared");
+    commit(tx, now, AuditAction::AdminUnlock, &detail).await?;
+    Ok(cleared)
+}
+
+/// Clears a client address's failed sign-ins, ending its lockout (an office behind one NAT
+/// address, say). Returns how many were cleared.
+pub async fn unlock_address(store: &Store, address: &str, now: OffsetDateTime) -> Result<u64, AdminError> {
+    let address = address
+        .parse::<std::net::IpAddr>()
+        .map_err(|_| AdminError::BadAddress(address.to_owned()))?
+        .to_canonical()
+        .to_string();
+    let mut tx = store.begin().await?;
+    let cleared = tx.clear_address_failures(&address).await?;
+    let detail = format!("unlocked address {address}: {cleared} failed sign-in(s) cleared");
     commit(tx, now, AuditAction::AdminUnlock, &detail).await?;
     Ok(cleared)
 }

@@ -667,6 +667,32 @@ impl ConsoleClient {
         self.get(&path).await
     }
 
+    /// One page of provisioning activity (SCIM calls), newest first, for one app or all; pass
+    /// the page's `next_cursor` for the next.
+    pub async fn activity_page(
+        &self,
+        app: Option<Uuid>,
+        filter: &crate::wire::ActivityFilter,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> ClientResult<crate::wire::ActivityPage> {
+        let mut query = vec![("limit", limit.to_string())];
+        if let Some(outcome) = filter.outcome {
+            query.push(("outcome", outcome.as_str().to_owned()));
+        }
+        if let Some(resource) = filter.resource_type {
+            query.push(("resource", resource.as_str().to_owned()));
+        }
+        if let Some(cursor) = cursor {
+            query.push(("cursor", cursor.to_owned()));
+        }
+        let query = serde_urlencoded::to_string(&query).unwrap_or_default();
+        match app {
+            Some(id) => self.get(&format!("/console/v1/apps/{id}/activity?{query}")).await,
+            None => self.get(&format!("/console/v1/activity?{query}")).await,
+        }
+    }
+
     // ---- OAuth and SCIM --------------------------------------------------------------------
 
     /// `POST /oauth2/v2.0/token` with client credentials in the form. RFC 6749 errors come back

@@ -447,3 +447,55 @@ string_enum! {
         ServerError = "server_error",
     }
 }
+
+// ---- provisioning activity (`GET /console/v1/activity`, `/apps/{id}/activity`) ----
+string_enum! {
+    /// What a recorded SCIM call did.
+    pub enum ScimOperation {
+        Create = "create",
+        Replace = "replace",
+        Patch = "patch",
+        Delete = "delete",
+        Read = "read",
+        Authenticate = "authenticate",
+    }
+}
+
+string_enum! {
+    pub enum ScimResourceType {
+        User = "User",
+        Group = "Group",
+    }
+}
+
+/// One recorded SCIM call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityEvent {
+    pub id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub app_id: Uuid,
+    pub app_name: Option<String>,
+    pub operation: ScimOperation,
+    pub resource_type: Option<ScimResourceType>,
+    pub resource_id: Option<String>,
+    /// userName or displayName.
+    pub name: Option<String>,
+    pub status: u16,
+    pub outcome: Outcome,
+    pub scim_type: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// One page of provisioning activity, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityPage {
+    pub events: Vec<ActivityEvent>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActivityFilter {
+    pub outcome: Option<Outcome>,
+    pub resource_type: Option<ScimResourceType>,
+}

@@ -8,6 +8,38 @@ use devconsole::wire::Role;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+/// Makes audit inserts fail behind the server's back, as a full disk or a broken audit table
+/// would: all of them, or only those of one action.
+async fn break_audit(db: &common::TestDb, only: Option<&str>) {
+    match (db.backend(), only) {
+        (common::Backend::Sqlite, Some("token.issue")) => {
+            db.execute(
+                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events \
+                 WHEN NEW.action = 'token.issue' BEGIN SELECT RAISE(ABORT, 'audit disk full'); END",
+            )
+            .await
+        }
+        (common::Backend::Sqlite, None) => {
+            db.execute(
+                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events \
+                 BEGIN SELECT RAISE(ABORT, 'audit disk full'); END",
+            )
+            .await
+        }
+        // PostgreSQL: CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS
+        // $$ BEGIN RAISE EXCEPTION 'audit disk full'; END $$; then CREATE TRIGGER refuse_audit
+        // BEFORE INSERT ON audit_events FOR EACH ROW [WHEN (NEW.action = '…')] EXECUTE FUNCTION
+        // refuse_audit(); and DROP TRIGGER refuse_audit ON audit_events to mend.
+        (backend, only) => panic!("no audit breaker for {backend:?} / {only:?}"),
+    };
+}
+
+async fn mend_audit(db: &common::TestDb) {
+    match db.backend() {
+        common::Backend::Sqlite => db.execute("DROP TRIGGER refuse_audit").await,
+    };
+}
+
 /// Item 12: a token issue and its audit record commit together. When the audit write fails,
 /// the caller gets an error and no token exists that nobody holds; once auditing works again
 /// the app can be issued a token (it is not stuck behind a phantom active one).
@@ -19,11 +51,7 @@ async fn a_failed_audit_write_leaves_no_token_behind() {
     console.enable_scim(app.id, true).await.unwrap();
 
     // Make every audit insert of a token issue fail, behind the server's back.
-    h.db.execute(
-        "CREATE TRIGGER refuse_issue_audit BEFORE INSERT ON audit_events \
-         WHEN NEW.action = 'token.issue' BEGIN SELECT RAISE(ABORT, 'audit disk full'); END",
-    )
-    .await;
+    break_audit(&h.db, Some("token.issue")).await;
     let (status, body) = h
         .call(
             "POST",
@@ -43,7 +71,7 @@ async fn a_failed_audit_write_leaves_no_token_behind() {
         "the issue rolled back with its audit record"
     );
 
-    h.db.execute("DROP TRIGGER refuse_issue_audit").await;
+    mend_audit(&h.db).await;
     let (status, body) = h
         .call(
             "POST",
@@ -67,11 +95,7 @@ async fn every_change_rolls_back_when_its_audit_record_cannot_be_written() {
     let h = common::spawn_app().await;
     let console = h.signed_in("dev", Role::Developer).await;
     let app = console.create_app("Kept", "").await.unwrap().app;
-    h.db.execute(
-        "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events \
-         BEGIN SELECT RAISE(ABORT, 'audit disk full'); END",
-    )
-    .await;
+    break_audit(&h.db, None).await;
     let path = format!("/console/v1/apps/{}", app.id);
     let (status, _) = h.call("DELETE", &path, Some(&console), None).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
@@ -97,7 +121,7 @@ async fn every_change_rolls_back_when_its_audit_record_cannot_be_written() {
         )
         .await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-    h.db.execute("DROP TRIGGER refuse_audit").await;
+    mend_audit(&h.db).await;
 
     let (status, body) = h.call("GET", &path, Some(&console), None).await;
     assert_eq!(
@@ -320,8 +344,10 @@ async fn hostile_sign_ins_grow_the_database_by_a_bounded_amount() {
     let rows = h.db.scalar_i64("SELECT COUNT(*) FROM audit_events").await - before;
     assert!(rows <= 25, "{rows} audit rows from 301 refused sign-ins");
     let longest =
-        h.db.scalar_i64("SELECT MAX(LENGTH(actor) + LENGTH(COALESCE(detail, ''))) FROM audit_events")
-            .await;
+        h.db.scalar_i64(
+            "SELECT CAST(MAX(LENGTH(actor) + LENGTH(COALESCE(detail, ''))) AS BIGINT) FROM audit_events",
+        )
+        .await;
     assert!(longest < 200, "an audit row holds {longest} characters");
     assert_eq!(
         h.db.scalar_i64(
@@ -333,7 +359,7 @@ async fn hostile_sign_ins_grow_the_database_by_a_bounded_amount() {
     );
     let counted =
         h.db.scalar_i64(
-            "SELECT SUM(count) FROM audit_events WHERE action = 'session.login' AND outcome = 'failure'",
+            "SELECT CAST(SUM(count) AS BIGINT) FROM audit_events WHERE action = 'session.login' AND outcome = 'failure'",
         )
         .await;
     assert_eq!(counted, 301, "every refusal is counted");
@@ -374,8 +400,10 @@ async fn unknown_client_ids_grow_the_audit_log_by_a_bounded_amount() {
     let rows = h.db.scalar_i64("SELECT COUNT(*) FROM audit_events").await - before;
     assert!(rows <= 2, "{rows} audit rows from 200 unknown client IDs");
     let longest =
-        h.db.scalar_i64("SELECT MAX(LENGTH(actor) + LENGTH(COALESCE(detail, ''))) FROM audit_events")
-            .await;
+        h.db.scalar_i64(
+            "SELECT CAST(MAX(LENGTH(actor) + LENGTH(COALESCE(detail, ''))) AS BIGINT) FROM audit_events",
+        )
+        .await;
     assert!(longest < 200, "an audit row holds {longest} characters");
     h.shutdown().await.unwrap();
 }

@@ -287,3 +287,95 @@ fn the_console_connects_with_ca_cert_and_explains_the_refusal_without() {
         s.contains("unknown issuer") && s.contains("ca_cert")
     });
 }
+
+#[test]
+fn the_cli_signs_in_with_ca_cert_and_explains_the_refusal_without() {
+    use std::io::Write;
+    let home = tempfile::tempdir().unwrap();
+    let ca = make_ca("devconsole test CA");
+    let ca_file = write_ca(&ca, home.path(), "ca.pem");
+    let files = leaf(&ca, &["127.0.0.1"], false, home.path(), "server");
+    let cert_arg = files.cert.display().to_string();
+    let key_arg = files.key.display().to_string();
+    let server = net_support::start_server(
+        home.path(),
+        common::PASSWORD,
+        &["--tls-cert", &cert_arg, "--tls-key", &key_arg],
+    );
+    let url = format!("https://{}", server.addr);
+    std::fs::create_dir_all(home.path().join("config")).unwrap();
+    std::fs::write(
+        home.path().join("config/config.toml"),
+        format!(
+            "[profiles.trusted]\nserver = \"{url}\"\nca_cert = \"ca.pem\"\n\
+             [profiles.plain]\nserver = \"{url}\"\n"
+        ),
+    )
+    .unwrap();
+    // A relative ca_cert is read from the config file's directory.
+    std::fs::copy(&ca_file, home.path().join("config/ca.pem")).unwrap();
+    let login = |profile: &str| {
+        let mut child = std::process::Command::new(common::BIN)
+            .args([
+                "login",
+                "--profile",
+                profile,
+                "--username",
+                "alice",
+                "--password-stdin",
+            ])
+            .env("DEVCONSOLE_DATA_DIR", home.path().join("data"))
+            .env("DEVCONSOLE_CONFIG_DIR", home.path().join("config"))
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{}\n", common::PASSWORD).as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let ok = login("trusted");
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let refused = login("plain");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("unknown issuer") && stderr.contains("ca_cert"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn an_https_server_behind_a_proxy_is_reached_through_a_tunnel_the_proxy_cannot_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = make_ca("devconsole test CA");
+    let ca_file = write_ca(&ca, dir.path(), "ca.pem");
+    let app = tls_app(leaf(&ca, &["console.corp.test"], false, dir.path(), "server")).await;
+    let proxy =
+        net_support::FakeProxy::start(net_support::ProxyAnswer::Tunnel(app.server().addr().to_string()));
+    let url = "https://console.corp.test:8443";
+    let mut client = ConsoleClient::builder(url)
+        .proxy(devconsole::client::ProxySetting::Url(proxy.url.clone()))
+        .ca_cert(Some(ca_file))
+        .build()
+        .unwrap();
+    login(&mut client).await.expect("login through the tunnel");
+    assert_eq!(client.me().await.unwrap().username, "alice");
+    let heads = proxy.heads();
+    assert!(
+        heads
+            .iter()
+            .all(|h| h.starts_with("CONNECT console.corp.test:8443 HTTP/1.1")),
+        "{heads:?}"
+    );
+    let seen = String::from_utf8_lossy(&proxy.tunnelled()).into_owned();
+    assert!(!seen.is_empty(), "the tunnel carried the TLS session");
+    assert!(!seen.contains("alice") && !seen.contains(common::PASSWORD) && !seen.contains("Bearer"));
+    app.shutdown().await.unwrap();
+}

@@ -71,9 +71,14 @@ pub enum AdminCommand {
         #[command(flatten)]
         db: Database,
     },
-    /// End a username's sign-in lockout (clears its recent failed attempts).
+    /// End a sign-in lockout: a username's (clears its recent failed attempts), or with
+    /// --address a client address's.
+    #[command(group(clap::ArgGroup::new("who").required(true).args(["name", "address"])))]
     Unlock {
-        name: String,
+        name: Option<String>,
+        /// Unlock this client address instead (all usernames tried from it lose those failures).
+        #[arg(long, value_name = "IP")]
+        address: Option<String>,
         #[command(flatten)]
         db: Database,
     },
@@ -174,11 +179,15 @@ pub async fn run(command: AdminCommand) -> Result<()> {
                 _ => println!("deleted {name}"),
             }
         }
-        AdminCommand::Unlock { name, db } => {
+        AdminCommand::Unlock { name, address, db } => {
             let store = Store::open(&db.url()?).await?;
-            let cleared = admins::unlock(&store, &name, now).await;
+            let (who, cleared) = match (&name, &address) {
+                (_, Some(address)) => (address, admins::unlock_address(&store, address, now).await),
+                (Some(name), None) => (name, admins::unlock(&store, name, now).await),
+                (None, None) => unreachable!("clap requires a name or --address"),
+            };
             store.close().await;
-            println!("unlocked {name} ({} failed sign-in(s) cleared)", cleared?);
+            println!("unlocked {who} ({} failed sign-in(s) cleared)", cleared?);
         }
     }
     Ok(())

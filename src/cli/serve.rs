@@ -28,6 +28,12 @@ pub struct ServeArgs {
     /// several. From any other peer the header is ignored.
     #[arg(long = "trusted-proxy", value_name = "CIDR", value_parser = parse_cidr)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Days of provisioning activity (SCIM calls) kept.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub activity_retention_days: u32,
+    /// Most provisioning activity rows kept per app (the oldest go first).
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub activity_max_rows_per_app: u32,
     #[command(flatten)]
     pub net: server::listener::ServeNetArgs,
     #[command(flatten)]
@@ -89,6 +95,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     config.tokens.renew_interval = time::Duration::minutes(i64::from(args.renew_interval_minutes));
     config.session_lifetime = time::Duration::hours(i64::from(args.session_lifetime_hours));
     config.trusted_proxies = args.trusted_proxies;
+    config.activity.max_age = time::Duration::days(i64::from(args.activity_retention_days));
+    config.activity.max_rows_per_app = i64::from(args.activity_max_rows_per_app);
     args.net.apply(&mut config);
     args.pool.apply(&mut config);
     let running = server::start(config).await?;

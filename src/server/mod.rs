@@ -3,6 +3,7 @@
 //! [`start`] runs it in-process on any address (127.0.0.1:0 included) and returns its bound
 //! address and a handle to stop it; `devconsole serve` and the TUI's embedded mode both use it.
 
+pub mod activity;
 mod auth;
 mod console;
 pub mod error;
@@ -56,6 +57,8 @@ pub struct ServerConfig {
     pub scim_per_minute: u32,
     /// Base URL used in SCIM `meta.location`; defaults to `http(s)://<bound address>`.
     pub public_url: Option<String>,
+    /// Provisioning activity retention.
+    pub activity: activity::ActivityConfig,
     /// Connection cap, header/keep-alive/body timeouts and the shutdown deadline.
     pub conn: ConnLimits,
     /// Serve HTTPS with this certificate and key.
@@ -77,6 +80,7 @@ impl ServerConfig {
             oauth_per_minute: 30,
             scim_per_minute: 240,
             public_url: None,
+            activity: activity::ActivityConfig::default(),
             conn: ConnLimits::default(),
             tls: None,
         }
@@ -92,6 +96,8 @@ pub struct Inner {
     pub base_url: String,
     oauth_limiter: limits::KeyedLimiter,
     pub scim_limiter: limits::KeyedLimiter,
+    /// Records SCIM calls in the background.
+    pub activity: activity::Recorder,
 }
 
 pub type AppState = Arc<Inner>;
@@ -149,6 +155,7 @@ impl RunningServer {
         let result = (&mut self.task)
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        self.state.activity.stop().await;
         // A task cut at the deadline may still be returning its database connection.
         if tokio::time::timeout(std::time::Duration::from_secs(5), self.state.store.close())
             .await
@@ -185,12 +192,14 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         let scheme = if tls.is_some() { "https" } else { "http" };
         format!("{scheme}://{addr}")
     });
+    let activity = activity::Recorder::start(store.clone(), config.clock.clone(), config.activity.clone());
     let state: AppState = Arc::new(Inner {
         store,
         tokens,
         clock: config.clock.clone(),
         oauth_limiter: limits::KeyedLimiter::per_minute(config.oauth_per_minute),
         scim_limiter: limits::KeyedLimiter::per_minute(config.scim_per_minute),
+        activity,
         base_url,
         config,
     });
@@ -218,7 +227,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
 
 fn router(state: AppState) -> Router {
     Router::new()
-        .nest("/console/v1", console::router())
+        .nest("/console/v1", console::router().merge(activity::routes()))
         .route("/oauth2/v2.0/token", axum::routing::post(oauth::token))
         .nest("/scim/v2", scim::router(state.clone()))
         .route("/healthz", axum::routing::get(|| async { "ok" }))

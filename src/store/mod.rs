@@ -9,11 +9,14 @@
 //! The SQL is kept portable (numbered `$n` parameters, BIGINT millisecond timestamps, partial
 //! unique indexes, `INSERT … ON CONFLICT`).
 
+mod activity;
 mod console;
 mod postgres;
 pub mod predicate;
 mod scim;
 mod sqlite;
+
+pub use activity::*;
 
 pub use console::*;
 #[allow(unused_imports)]

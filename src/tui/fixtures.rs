@@ -140,3 +140,62 @@ pub fn many_apps(n: usize) -> Vec<ClientApp> {
         })
         .collect()
 }
+
+/// A provider sync as the activity log records it, newest first: two creates, a create refused
+/// because userName is not an email, a deactivation, and a group.
+pub fn activity_events() -> Vec<crate::wire::ActivityEvent> {
+    use crate::wire::{ActivityEvent, ScimOperation as Op, ScimResourceType as Res};
+    let ev = |id: i64,
+              op: Op,
+              res: Res,
+              name: &str,
+              status: u16,
+              scim_type: Option<&str>,
+              detail: Option<&str>| {
+        ActivityEvent {
+            id,
+            at: NOW - time::Duration::seconds(id * 7),
+            app_id: Uuid::from_u128(10),
+            app_name: Some("Okta sync".into()),
+            operation: op,
+            resource_type: Some(res),
+            resource_id: Some(format!("00000000-0000-0000-0000-{id:012}")),
+            name: Some(name.into()),
+            status,
+            outcome: if status < 400 {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            },
+            scim_type: scim_type.map(str::to_owned),
+            detail: detail.map(str::to_owned),
+        }
+    };
+    vec![
+        ev(1, Op::Create, Res::Group, "Engineering", 201, None, None),
+        ev(
+            2,
+            Op::Patch,
+            Res::User,
+            "carol@example.com",
+            200,
+            None,
+            Some("active: false"),
+        ),
+        ev(
+            3,
+            Op::Create,
+            Res::User,
+            "dave",
+            400,
+            Some("invalidValue"),
+            Some(
+                "userName must be an email address of at most 90 characters whose local part has 2-40 \
+                 characters and starts with a letter or digit; got \"dave\". In Entra ID map userName \
+                 from mail, in Okta set the application username format to Email.",
+            ),
+        ),
+        ev(4, Op::Create, Res::User, "bob@example.com", 201, None, None),
+        ev(5, Op::Create, Res::User, "alice@example.com", 201, None, None),
+    ]
+}

@@ -11,6 +11,7 @@ pub enum Context {
     AppList,
     ManageApp,
     SecretModal,
+    Activity,
 }
 
 impl Context {
@@ -20,6 +21,7 @@ impl Context {
             Context::AppList => "Client app list",
             Context::ManageApp => "Manage client app",
             Context::SecretModal => "One-time secret",
+            Context::Activity => "Provisioning activity",
         }
     }
 }
@@ -69,6 +71,8 @@ actions! {
     Copy "copy" SecretModal "copy" "copy the secret to the clipboard";
     TestToken "test_token" SecretModal "test" "test the token with one SCIM request";
     Acknowledge "acknowledge" SecretModal "stored" "tick \"I have stored this\"";
+    ActivityDetail "activity_detail" Activity "detail" "the selected call on the whole screen (again: back)";
+    FailedOnly "failed_only" Activity "failed only" "show only failed SCIM calls, or all again";
     WriteFile "write_file" SecretModal "write" "write the secret to a new file (mode 0600)";
     OneLine "one_line" SecretModal "one line" "show the secret unwrapped, for tmux copy mode";
     CopyClientId "copy_client_id" AppList "copy ID" "copy the client ID (list and app page)";
@@ -301,6 +305,7 @@ impl Keymap {
             Context::AppList,
             Context::ManageApp,
             Context::SecretModal,
+            Context::Activity,
         ]
         .into_iter()
         .map(|ctx| {

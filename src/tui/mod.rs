@@ -208,7 +208,9 @@ async fn run_async(
         }));
         let url = target.server.clone().unwrap_or_default();
         runtime.on_logout = Some(Box::new(move || {
-            let _ = session::remove(&crate::paths::data_dir(), &url);
+            if let Err(e) = session::remove(&crate::paths::data_dir(), &url) {
+                tracing::warn!(error = %e, "could not remove the session cache");
+            }
         }));
     }
     // Without the session cache, quitting ends the session on the server.

@@ -461,6 +461,22 @@ async fn call(client: &ConsoleClient, command: Command) -> Reply {
         Command::IssueToken(id) => Reply::TokenIssued(id, client.issue_token(id).await),
         Command::RevokeToken(id) => Reply::TokenRevoked(id, client.revoke_token(id).await),
         Command::LoadAudit(app) => Reply::Audit(app, client.audit(app, 200).await),
+        Command::LoadActivity {
+            app,
+            failed_only,
+            cursor,
+        } => {
+            let filter = crate::wire::ActivityFilter {
+                outcome: failed_only.then_some(crate::wire::Outcome::Failure),
+                ..Default::default()
+            };
+            let page = crate::tui::screens::activity::PAGE;
+            Reply::Activity {
+                more: cursor.is_some(),
+                result: client.activity_page(app, &filter, page, cursor.as_deref()).await,
+            }
+        }
+        Command::LoadScimSummary(id) => Reply::ScimSummary(id, scim_summary(client, id).await),
         Command::TestToken(token) => Reply::TokenTested(client.test_scim_token(&token).await),
         Command::Login { .. }
         | Command::Logout
@@ -471,6 +487,27 @@ async fn call(client: &ConsoleClient, command: Command) -> Reply {
             unreachable!("handled by Runtime::spawn")
         }
     }
+}
+
+/// The newest call and the newest failed call of one app: two one-row pages, side by side.
+async fn scim_summary(
+    client: &ConsoleClient,
+    id: uuid::Uuid,
+) -> Result<crate::tui::screens::activity::ScimSummary, crate::client::ClientError> {
+    use crate::wire::{ActivityFilter, Outcome};
+    let failed = ActivityFilter {
+        outcome: Some(Outcome::Failure),
+        ..Default::default()
+    };
+    let all = ActivityFilter::default();
+    let (last, failure) = tokio::join!(
+        client.activity_page(Some(id), &all, 1, None),
+        client.activity_page(Some(id), &failed, 1, None),
+    );
+    Ok(crate::tui::screens::activity::ScimSummary {
+        last_call: last?.events.into_iter().next(),
+        last_error: failure?.events.into_iter().next(),
+    })
 }
 
 /// Writes a secret to a new file only this user can read; an existing file is never replaced.

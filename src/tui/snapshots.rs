@@ -530,3 +530,262 @@ fn connection_states() {
         app
     });
 }
+
+fn activity_page(events: Vec<crate::wire::ActivityEvent>, next: Option<&str>) -> Reply {
+    Reply::Activity {
+        more: false,
+        result: Ok(crate::wire::ActivityPage {
+            events,
+            next_cursor: next.map(str::to_owned),
+        }),
+    }
+}
+
+/// The app list, then `A`: every app's activity.
+fn activity_all() -> App {
+    let mut app = list();
+    app.on_event(&ch('A'));
+    let sent = app.take_commands();
+    assert!(
+        matches!(
+            &sent[..],
+            [Command::LoadActivity {
+                app: None,
+                failed_only: false,
+                cursor: None
+            }]
+        ),
+        "{sent:?}"
+    );
+    app.answer(activity_page(fixtures::activity_events(), Some("c2")));
+    app
+}
+
+#[test]
+fn activity_screens() {
+    snap("activity_all", activity_all);
+    snap("activity_detail", || {
+        let mut app = activity_all();
+        // Down to the failed create, then its detail on the whole screen.
+        app.on_event(&ch('j'));
+        app.on_event(&ch('j'));
+        app.on_event(&key(KeyCode::Enter));
+        app
+    });
+    snap("activity_app", || {
+        let mut app = manage(10);
+        app.on_event(&ch('A'));
+        let sent = app.take_commands();
+        assert!(
+            matches!(&sent[..], [Command::LoadActivity { app: Some(id), .. }] if *id == Uuid::from_u128(10)),
+            "{sent:?}"
+        );
+        app.answer(activity_page(fixtures::activity_events(), None));
+        app.on_event(&ch('j'));
+        app.on_event(&ch('j'));
+        app
+    });
+    snap("activity_empty", || {
+        let mut app = manage(11);
+        app.on_event(&ch('A'));
+        app.answer(activity_page(Vec::new(), None));
+        app
+    });
+    snap("activity_failed_only_empty", || {
+        let mut app = manage(11);
+        app.on_event(&ch('A'));
+        app.answer(activity_page(Vec::new(), None));
+        app.on_event(&ch('f'));
+        let sent = app.take_commands();
+        assert!(
+            matches!(
+                &sent[..],
+                [
+                    ..,
+                    Command::LoadActivity {
+                        failed_only: true,
+                        cursor: None,
+                        ..
+                    }
+                ]
+            ),
+            "{sent:?}"
+        );
+        app.answer(activity_page(Vec::new(), None));
+        app
+    });
+    snap("activity_error", || {
+        let mut app = list();
+        app.on_event(&ch('A'));
+        app.answer(Reply::Activity {
+            more: false,
+            result: Err(ClientError::Api {
+                status: 503,
+                code: "unavailable".into(),
+                message: "the database is busy; try again".into(),
+            }),
+        });
+        app
+    });
+    snap("activity_loading_more", || {
+        let mut app = activity_all();
+        app.on_event(&ch('G'));
+        let sent = app.take_commands();
+        assert!(
+            matches!(&sent[..], [Command::LoadActivity { cursor: Some(c), .. }] if c == "c2"),
+            "reaching the end asks for the next page: {sent:?}"
+        );
+        app
+    });
+}
+
+#[test]
+fn activity_pages_append_and_stale_replies_are_dropped() {
+    let mut app = activity_all();
+    app.on_event(&ch('G'));
+    app.take_commands();
+    let mut more = fixtures::activity_events();
+    for e in &mut more {
+        e.id += 100;
+        e.at -= time::Duration::hours(1);
+    }
+    app.answer(Reply::Activity {
+        more: true,
+        result: Ok(crate::wire::ActivityPage {
+            events: more,
+            next_cursor: None,
+        }),
+    });
+    let Screen::Activity(v) = &app.screen else {
+        panic!("not on the activity screen")
+    };
+    assert_eq!(v.events.len(), 10);
+    assert_eq!(v.list.selected, 4, "the selection stays where it was");
+    assert!(v.events.windows(2).all(|w| w[0].at >= w[1].at), "newest first");
+    // At the end with nothing more: no request.
+    app.on_event(&ch('G'));
+    assert!(app.take_commands().is_empty());
+
+    // Switch to failed-only while the all-calls reload is in flight: the late reply is dropped.
+    app.on_event(&ch('r'));
+    app.on_event(&ch('f'));
+    let sent = app.take_commands();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    let ids: Vec<RequestId> = app.pending.keys().copied().collect();
+    app.on_reply(
+        ids[1],
+        activity_page(vec![fixtures::activity_events()[2].clone()], None),
+    );
+    app.on_reply(ids[0], activity_page(fixtures::activity_events(), None));
+    let Screen::Activity(v) = &app.screen else {
+        panic!("not on the activity screen")
+    };
+    assert_eq!(v.events.len(), 1, "only the failed-only page is shown");
+    assert_eq!(v.events[0].outcome, crate::wire::Outcome::Failure);
+}
+
+#[test]
+fn activity_failures_are_marked_without_colour() {
+    let mut app = fixtures::app_with(fixtures::sample_apps(), false);
+    app.on_event(&ch('A'));
+    app.answer(activity_page(fixtures::activity_events(), None));
+    let t = render(&app, 80, 24);
+    let buf = t.backend().buffer();
+    let rows: Vec<String> = (0..24).map(|y| row_text(buf, y)).collect();
+    let failed = rows
+        .iter()
+        .find(|r| r.contains("dave"))
+        .expect("the failed create is listed");
+    assert!(failed.contains("400") && failed.contains("FAILED"), "{failed}");
+    assert!(rows.iter().filter(|r| r.contains(" ok")).count() >= 4);
+    for cell in buf.content() {
+        assert_eq!(cell.fg, ratatui::style::Color::Reset, "colour used with NO_COLOR");
+    }
+}
+
+#[test]
+fn hostile_activity_text_is_escaped() {
+    let mut app = list();
+    app.on_event(&ch('A'));
+    let mut events = fixtures::activity_events();
+    events[0].name = Some(HOSTILE_NAME.into());
+    events[0].detail = Some("line one\nline two \x1b]52;c;aGk=\x07".into());
+    app.answer(activity_page(events, None));
+    app.on_event(&key(KeyCode::Enter));
+    let t = render(&app, 120, 40);
+    let all: String = t
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(!all.contains('\x1b') && !all.contains('\x07') && !all.contains('\u{202E}'));
+    assert!(all.contains("\\x1b]52;c;aGk=\\x07"), "{all}");
+}
+
+#[test]
+fn manage_page_shows_the_last_scim_call_and_error() {
+    use crate::tui::screens::activity::ScimSummary;
+    snap("manage_scim_summary", || {
+        let mut app = manage(10);
+        let events = fixtures::activity_events();
+        app.answer(Reply::ScimSummary(
+            Uuid::from_u128(10),
+            Ok(ScimSummary {
+                last_call: Some(events[0].clone()),
+                last_error: Some(events[2].clone()),
+            }),
+        ));
+        app
+    });
+    snap("manage_scim_summary_none", || {
+        let mut app = manage(11);
+        app.answer(Reply::ScimSummary(
+            Uuid::from_u128(11),
+            Ok(ScimSummary {
+                last_call: None,
+                last_error: None,
+            }),
+        ));
+        app
+    });
+}
+
+#[test]
+fn help_pages_when_it_does_not_fit() {
+    snap("help_page_2", || {
+        let mut app = list();
+        app.on_event(&ch('?'));
+        // Draw once so the overlay knows its pages, then turn one.
+        render(&app, 80, 24);
+        app.on_event(&ch('j'));
+        app
+    });
+    snap("help_on_activity", || {
+        let mut app = activity_all();
+        app.on_event(&ch('?'));
+        app
+    });
+}
+
+/// Every action is listed somewhere in the help at the smallest size: nothing silently clipped.
+#[test]
+fn help_lists_every_action_at_80x24() {
+    let mut app = list();
+    app.on_event(&ch('?'));
+    let mut text = String::new();
+    for _ in 0..10 {
+        let t = render(&app, 80, 24);
+        let buf = t.backend().buffer();
+        text.extend((0..24).map(|y| row_text(buf, y) + "\n"));
+        app.on_event(&ch('j'));
+    }
+    for action in super::keymap::Action::ALL {
+        let help: String = action.help().chars().take(12).collect();
+        assert!(
+            text.contains(&help),
+            "{action:?} ({help}) is not in the help:\n{text}"
+        );
+    }
+}

@@ -245,57 +245,120 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
     )
 }
 
+/// The help overlay: the current screen's keys first, then the rest, flowed down as many
+/// columns as fit; when even that does not fit, it pages (the motion keys turn pages), so no key
+/// is ever silently cut off.
 fn draw_help(frame: &mut Frame, app: &App, theme: &Theme, body: Rect) {
     let r = body;
     frame.render_widget(Clear, r);
-    let block = Block::bordered().title(Span::styled(
+    let help = app.keymap.help();
+    let inner_w = r.width.saturating_sub(2);
+    let height = r.height.saturating_sub(2).max(1) as usize;
+    let first = match &app.screen {
+        Screen::AppList(_) => Some(Context::AppList),
+        Screen::Manage(_) => Some(Context::ManageApp),
+        Screen::Activity(_) => Some(Context::Activity),
+        _ => None,
+    };
+    let mut order: Vec<Context> = first.into_iter().collect();
+    for ctx in [
+        Context::Global,
+        Context::AppList,
+        Context::ManageApp,
+        Context::Activity,
+        Context::SecretModal,
+    ] {
+        if !order.contains(&ctx) {
+            order.push(ctx);
+        }
+    }
+    // Blocks of lines: a title, its rows, and a footnote where the table cannot say it all.
+    let blocks = |col_w: usize| -> Vec<Vec<Line>> {
+        let mut blocks = Vec::new();
+        for ctx in &order {
+            let Some((_, rows)) = help.iter().find(|(c, _)| c == ctx) else {
+                continue;
+            };
+            let key_w = rows.iter().map(|(k, _)| width(k)).max().unwrap_or(0).min(14);
+            let mut out = vec![Line::from(Span::styled(ctx.title(), theme.title()))];
+            for (keys, what) in rows {
+                out.push(Line::from(vec![
+                    Span::styled(fit(keys, key_w), theme.key()),
+                    Span::raw(" "),
+                    Span::raw(truncate(what, col_w.saturating_sub(key_w + 1))),
+                ]));
+            }
+            let note = match ctx {
+                Context::Global => Some("Ctrl-C always quits"),
+                Context::SecretModal => Some("Enter closes once ticked"),
+                _ => None,
+            };
+            if let Some(note) = note {
+                out.push(Line::from(Span::styled(truncate(note, col_w), theme.dim())));
+            }
+            blocks.push(out);
+        }
+        blocks.push(vec![
+            Line::from(Span::styled("Forms and confirmations", theme.title())),
+            Line::raw(truncate("Tab next field · Enter submit · Esc cancel", col_w)),
+            Line::raw(truncate("y yes · n no · or type the app name", col_w)),
+        ]);
+        blocks
+    };
+    // Flows blocks down columns of `height`. A block may continue in the next column of the
+    // same page, never on the next page if it fits on one; a title never ends a column.
+    let flow = |blocks: Vec<Vec<Line<'static>>>, ncols: usize| -> Vec<Vec<Line<'static>>> {
+        let mut cols: Vec<Vec<Line>> = vec![Vec::new()];
+        for block in blocks {
+            let used = cols.last().map_or(0, Vec::len);
+            let room = height.saturating_sub(used);
+            let page_ends = cols.len().is_multiple_of(ncols);
+            let keep_whole = block.len() <= height && (page_ends || block.len() <= 4);
+            if used > 0 && (room < 2 || (keep_whole && block.len() > room)) {
+                cols.push(Vec::new());
+            }
+            for line in block {
+                if cols.last().is_some_and(|c| c.len() >= height) {
+                    cols.push(Vec::new());
+                }
+                cols.last_mut().expect("one column").push(line);
+            }
+        }
+        cols
+    };
+    // As many columns of at least 38 cells as fit (three at most), but no more than needed.
+    let max_cols = (inner_w / 38).clamp(1, 3) as usize;
+    let col_w = |n: usize| ((inner_w as usize + 2) / n).saturating_sub(2);
+    let mut ncols = max_cols;
+    let mut cols = flow(blocks(col_w(ncols)), ncols);
+    if cols.len() < ncols {
+        ncols = cols.len().max(1);
+        cols = flow(blocks(col_w(ncols)), ncols);
+    }
+    let pages = cols.len().div_ceil(ncols).max(1);
+    app.help_pages.set(pages);
+    let page = app.help_page.min(pages - 1);
+    let title = if pages > 1 {
+        format!(
+            " Keys · page {}/{pages} · {} {} turn · {} closes ",
+            page + 1,
+            app.keymap.label(Action::Up),
+            app.keymap.label(Action::Down),
+            app.keymap.label(Action::Help)
+        )
+    } else {
         format!(
             " Keys (from the live keymap) · {} closes ",
             app.keymap.label(Action::Help)
-        ),
-        theme.title(),
-    ));
+        )
+    };
+    let block = Block::bordered().title(Span::styled(title, theme.title()));
     let inner = block.inner(r);
     frame.render_widget(block, r);
-    let [left, right] = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)])
+    let areas = Layout::horizontal(vec![Constraint::Fill(1); ncols])
         .spacing(2)
-        .areas(inner);
-    let help = app.keymap.help();
-    let col_w = left.width as usize;
-    let section_lines = |ctx: Context| -> Vec<Line> {
-        let (_, rows) = help
-            .iter()
-            .find(|(c, _)| *c == ctx)
-            .expect("every context has help");
-        let key_w = rows.iter().map(|(k, _)| width(k)).max().unwrap_or(0).min(14);
-        let mut out = vec![Line::from(Span::styled(ctx.title(), theme.title()))];
-        for (keys, what) in rows {
-            out.push(Line::from(vec![
-                Span::styled(fit(keys, key_w), theme.key()),
-                Span::raw(" "),
-                Span::raw(truncate(what, col_w.saturating_sub(key_w + 1))),
-            ]));
-        }
-        out
-    };
-    let mut l = section_lines(Context::Global);
-    l.push(Line::from(Span::styled(
-        truncate("Ctrl-C always quits", col_w),
-        theme.dim(),
-    )));
-    l.extend(section_lines(Context::SecretModal));
-    l.push(Line::from(Span::styled(
-        truncate("Enter closes once ticked", col_w),
-        theme.dim(),
-    )));
-    let mut rl = section_lines(Context::AppList);
-    rl.extend(section_lines(Context::ManageApp));
-    rl.push(Line::from(Span::styled("Forms and confirmations", theme.title())));
-    rl.push(Line::raw(truncate(
-        "Tab next field · Enter submit · Esc cancel",
-        col_w,
-    )));
-    rl.push(Line::raw(truncate("y yes · n no · or type the app name", col_w)));
-    frame.render_widget(Paragraph::new(l), left);
-    frame.render_widget(Paragraph::new(rl), right);
+        .split(inner);
+    for (area, col) in areas.iter().zip(cols.into_iter().skip(page * ncols)) {
+        frame.render_widget(Paragraph::new(col), *area);
+    }
 }

@@ -143,16 +143,20 @@ impl Drop for Term {
 }
 
 /// What the fake proxy does with a request.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub enum ProxyAnswer {
     /// An HTML 502, as a corporate proxy that cannot reach the server would send.
     BadGateway,
+    /// Answers `CONNECT` with 200 and pipes the tunnel to this address, whatever host was asked.
+    Tunnel(String),
 }
 
 /// A TCP listener on 127.0.0.1 that records every connection and the request head it got.
 pub struct FakeProxy {
     pub url: String,
     heads: Arc<Mutex<Vec<String>>>,
+    /// Every byte the client sent inside tunnels.
+    tunnelled: Arc<Mutex<Vec<u8>>>,
 }
 
 impl FakeProxy {
@@ -160,15 +164,43 @@ impl FakeProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let heads = Arc::new(Mutex::new(Vec::new()));
+        let tunnelled = Arc::new(Mutex::new(Vec::new()));
         let seen = heads.clone();
+        let piped = tunnelled.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
                 let seen = seen.clone();
+                let piped = piped.clone();
+                let answer = answer.clone();
                 std::thread::spawn(move || {
                     let head = read_head(&mut stream);
                     seen.lock().unwrap().push(head);
                     match answer {
+                        ProxyAnswer::Tunnel(target) => {
+                            let Ok(mut upstream) = TcpStream::connect(&target) else {
+                                return;
+                            };
+                            let _ = stream.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                            let _ = stream.set_read_timeout(None);
+                            let (mut down_r, mut down_w) =
+                                (upstream.try_clone().unwrap(), stream.try_clone().unwrap());
+                            std::thread::spawn(move || {
+                                let _ = std::io::copy(&mut down_r, &mut down_w);
+                            });
+                            let mut buf = [0u8; 8192];
+                            loop {
+                                match stream.read(&mut buf) {
+                                    Ok(0) | Err(_) => break,
+                                    Ok(n) => {
+                                        piped.lock().unwrap().extend_from_slice(&buf[..n]);
+                                        if upstream.write_all(&buf[..n]).is_err() {
+                                            break;
+                                        }
+                                    }
+                                }
+                            }
+                        }
                         ProxyAnswer::BadGateway => {
                             let body = "<html><body><h1>502 Bad Gateway</h1></body></html>";
                             let _ = write!(
@@ -181,7 +213,16 @@ impl FakeProxy {
                 });
             }
         });
-        FakeProxy { url, heads }
+        FakeProxy {
+            url,
+            heads,
+            tunnelled,
+        }
+    }
+
+    /// The bytes the client sent through `CONNECT` tunnels.
+    pub fn tunnelled(&self) -> Vec<u8> {
+        self.tunnelled.lock().unwrap().clone()
     }
 
     /// The request heads received so far (one per connection; empty if nothing was sent).

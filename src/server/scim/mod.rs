@@ -55,6 +55,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/.search", post(search_all))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        // Inside the guard: recording needs the verified token.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::server::activity::record,
+        ))
         .layer(axum::middleware::from_fn_with_state(state, guard::guard))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }

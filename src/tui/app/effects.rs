@@ -3,7 +3,10 @@
 //! reload and a retry, or an issue on a slow link) stay distinct.
 
 use crate::client::ClientError;
-use crate::wire::{Admin, AppCreated, AuditEvent, ClientApp, ClientSecretIssued, IssuedToken, ScimChanged};
+use crate::tui::screens::activity::ScimSummary;
+use crate::wire::{
+    ActivityPage, Admin, AppCreated, AuditEvent, ClientApp, ClientSecretIssued, IssuedToken, ScimChanged,
+};
 use secrecy::SecretString;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -24,6 +27,8 @@ pub enum Kind {
     Login,
     Load,
     LoadAudit,
+    LoadActivity,
+    LoadScimSummary,
     Create,
     Update,
     Delete,
@@ -46,6 +51,8 @@ impl Kind {
             Kind::Login => "signing in",
             Kind::Load => "loading",
             Kind::LoadAudit => "loading the audit log",
+            Kind::LoadActivity => "loading provisioning activity",
+            Kind::LoadScimSummary => "loading the last SCIM calls",
             Kind::Create => "creating the app",
             Kind::Update => "saving",
             Kind::Delete => "deleting",
@@ -110,6 +117,14 @@ pub enum Command {
     IssueToken(Uuid),
     RevokeToken(Uuid),
     LoadAudit(Option<Uuid>),
+    /// A page of provisioning activity (`cursor: None` for the first).
+    LoadActivity {
+        app: Option<Uuid>,
+        failed_only: bool,
+        cursor: Option<String>,
+    },
+    /// The manage page's last SCIM call and last SCIM error.
+    LoadScimSummary(Uuid),
     /// Copy the open secret modal's secret; the runtime owns the clipboard and the terminal.
     CopySecret,
     /// Copy a client ID (not a secret: no auto-clear).
@@ -136,6 +151,8 @@ impl Command {
             Command::IssueToken(_) => Kind::IssueToken,
             Command::RevokeToken(_) => Kind::RevokeToken,
             Command::LoadAudit(_) => Kind::LoadAudit,
+            Command::LoadActivity { .. } => Kind::LoadActivity,
+            Command::LoadScimSummary(_) => Kind::LoadScimSummary,
             Command::CopySecret | Command::CopyText(_) | Command::CopyScimUrl(_) => Kind::Copy,
             Command::WriteSecret(_) => Kind::Write,
             Command::TestToken(_) => Kind::TestToken,
@@ -153,8 +170,9 @@ impl Command {
             | Command::ReissueSecret(id)
             | Command::SetScim { id, .. }
             | Command::IssueToken(id)
-            | Command::RevokeToken(id) => Some(*id),
-            Command::LoadAudit(app) => *app,
+            | Command::RevokeToken(id)
+            | Command::LoadScimSummary(id) => Some(*id),
+            Command::LoadAudit(app) | Command::LoadActivity { app, .. } => *app,
             _ => None,
         }
     }
@@ -187,6 +205,12 @@ pub enum Reply {
     TokenIssued(Uuid, Result<IssuedToken, ClientError>),
     TokenRevoked(Uuid, Result<(), ClientError>),
     Audit(Option<Uuid>, Result<Vec<AuditEvent>, ClientError>),
+    /// A page of activity; `more` when it continues the loaded list.
+    Activity {
+        more: bool,
+        result: Result<ActivityPage, ClientError>,
+    },
+    ScimSummary(Uuid, Result<ScimSummary, ClientError>),
     /// Where the copy went, and when the clipboard will be cleared if it still holds it.
     Copied {
         message: String,
@@ -218,6 +242,8 @@ impl Reply {
             Reply::TokenIssued(..) => Kind::IssueToken,
             Reply::TokenRevoked(..) => Kind::RevokeToken,
             Reply::Audit(..) => Kind::LoadAudit,
+            Reply::Activity { .. } => Kind::LoadActivity,
+            Reply::ScimSummary(..) => Kind::LoadScimSummary,
             Reply::Copied { .. } | Reply::ScimUrlCopied(_) => Kind::Copy,
             Reply::Written(_) => Kind::Write,
             Reply::TokenTested(_) => Kind::TestToken,

@@ -15,6 +15,7 @@ pub use super::modals::{
 };
 pub use super::screens::{
     Screen,
+    activity::{ActivityView, ScimSummary},
     add_app::AddApp,
     app_list::AppList,
     audit::AuditView,
@@ -142,6 +143,9 @@ pub struct App {
     pub list: ListView,
     pub modal: Option<Modal>,
     pub help: bool,
+    /// The help overlay's page, and how many it had at the last draw.
+    pub help_page: usize,
+    pub help_pages: Cell<usize>,
     pub toast: Option<Toast>,
     /// Requests sent and not yet answered; the newest is last.
     pub pending: BTreeMap<RequestId, Pending>,
@@ -154,6 +158,8 @@ pub struct App {
     pub too_small: Cell<bool>,
     /// Rows `[top, bottom)` of the app list's scrolling rows in the last frame, if it showed them.
     pub list_rows: Cell<Option<(u16, u16)>>,
+    /// Each app's last SCIM call and error, for its manage page.
+    pub scim_summary: BTreeMap<Uuid, ScimSummary>,
     /// When the clipboard will be cleared (if it still holds the copied secret), for a countdown.
     pub clipboard_clears_at: Option<Instant>,
     /// The first row of an unwrapped secret the runtime writes itself (see `SecretModal::one_line`).
@@ -193,6 +199,8 @@ impl App {
             list: ListView::default(),
             modal: None,
             help: false,
+            help_page: 0,
+            help_pages: Cell::new(1),
             toast: None,
             pending: BTreeMap::new(),
             spinner: 0,
@@ -201,6 +209,7 @@ impl App {
             clear_screen: false,
             too_small: Cell::new(false),
             list_rows: Cell::new(None),
+            scim_summary: BTreeMap::new(),
             clipboard_clears_at: None,
             raw_secret_row: Cell::new(None),
             shown_tokens: Default::default(),
@@ -482,9 +491,14 @@ impl App {
             return;
         }
         if self.help {
+            let last = self.help_pages.get().saturating_sub(1);
             match global {
                 Some(Action::Help | Action::Back) => self.help = false,
                 Some(Action::Quit) => self.quit = true,
+                Some(Action::Down | Action::PageDown) => self.help_page = (self.help_page + 1).min(last),
+                Some(Action::Up | Action::PageUp) => self.help_page = self.help_page.saturating_sub(1),
+                Some(Action::Top) => self.help_page = 0,
+                Some(Action::Bottom) => self.help_page = last,
                 _ => {}
             }
             return;
@@ -495,6 +509,7 @@ impl App {
         }
         if !self.screen.typing(self) && global == Some(Action::Help) {
             self.help = true;
+            self.help_page = 0;
             return;
         }
         if !self.screen.typing(self) && global == Some(Action::Logout) {
@@ -523,7 +538,9 @@ impl App {
             Screen::Manage(m) => {
                 let id = m.id;
                 self.send(Command::LoadApp(id));
+                self.send(Command::LoadScimSummary(id));
             }
+            Screen::Activity(_) => ActivityView::reload(self),
             Screen::Audit(v) => {
                 let app = v.app;
                 self.send(Command::LoadAudit(app));
@@ -585,6 +602,8 @@ impl App {
             Reply::TokenTested(result) => SecretModal::on_tested(self, result),
             Reply::Updated(result) => EditApp::on_updated(self, result),
             Reply::Audit(app, result) => AuditView::on_audit(self, app, result),
+            Reply::Activity { more, result } => ActivityView::on_activity(self, id, more, result),
+            Reply::ScimSummary(app, result) => ActivityView::on_summary(self, app, result),
         }
     }
 

@@ -95,6 +95,7 @@ impl View for AppList {
             Action::Filter,
             Action::DeleteApp,
             Action::AuditLog,
+            Action::Activity,
             Action::Refresh,
             Action::Help,
             Action::Quit,
@@ -154,6 +155,7 @@ impl View for AppList {
                 }));
             }
             Action::AuditLog => super::audit::AuditView::open(app, None),
+            Action::Activity => super::activity::ActivityView::open(app, None),
             a => {
                 app.list.apply(a, app.visible.len());
             }

@@ -109,11 +109,12 @@ fn draw_audit(frame: &mut Frame, app: &App, view: &AuditView, theme: &Theme, bod
             .as_deref()
             .map(|n| format!(" · {n}"))
             .unwrap_or_default();
-        let text = format!(
-            " {}{who}: {} ",
-            e.action,
-            e.detail.as_deref().unwrap_or("no detail")
-        );
+        let from = e
+            .address
+            .as_deref()
+            .map(|a| format!(" (from {a})"))
+            .unwrap_or_default();
+        let text = format!(" {}{who}: {}{from} ", e.action, detail_of(e, "no detail"));
         block = block.title_bottom(truncate(&text, (body.width as usize).saturating_sub(4)));
     }
     let inner = block.inner(body);
@@ -166,7 +167,7 @@ fn draw_audit(frame: &mut Frame, app: &App, view: &AuditView, theme: &Theme, bod
                     Outcome::Success => "ok",
                     Outcome::Failure => "FAILED",
                 },
-                e.detail.as_deref().unwrap_or(""),
+                &detail_of(e, ""),
             );
             match (selected, e.outcome) {
                 (true, _) => Line::styled(text, theme.selected()),
@@ -176,4 +177,26 @@ fn draw_audit(frame: &mut Frame, app: &App, view: &AuditView, theme: &Theme, bod
         })
         .collect();
     frame.render_widget(Paragraph::new(lines), rows);
+}
+
+/// The detail, with how many refusals a collapsed row stands for.
+fn detail_of(e: &crate::wire::AuditEvent, none: &str) -> String {
+    let detail = e.detail.as_deref().unwrap_or(none);
+    if e.count > 1 {
+        format!("{}× {detail}", e.count)
+    } else {
+        detail.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_collapsed_row_says_how_many_it_stands_for() {
+        let mut e = crate::tui::fixtures::audit_events().remove(0);
+        e.detail = Some("wrong username or password".into());
+        assert_eq!(super::detail_of(&e, ""), "wrong username or password");
+        e.count = 150;
+        assert_eq!(super::detail_of(&e, ""), "150× wrong username or password");
+    }
 }

@@ -47,6 +47,7 @@ impl Manage {
     pub fn open(app: &mut App, id: Uuid) {
         app.screen = Screen::Manage(Manage { id });
         app.send(Command::LoadApp(id));
+        app.send(Command::LoadScimSummary(id));
     }
 
     pub(crate) fn on_app(app: &mut App, id: Uuid, result: Result<ClientApp, ClientError>) {
@@ -155,6 +156,7 @@ impl View for Manage {
             Action::EditMembers,
             Action::ReissueSecret,
             Action::ConnectProvider,
+            Action::Activity,
             Action::AuditLog,
             Action::Back,
             Action::Help,
@@ -169,8 +171,10 @@ impl View for Manage {
             .keymap
             .lookup(key, &[Context::ManageApp, Context::Global])
             .or_else(|| {
-                (app.keymap.lookup(key, &[Context::AppList]) == Some(Action::AuditLog))
-                    .then_some(Action::AuditLog)
+                // The list's audit and activity keys open this app's own.
+                app.keymap
+                    .lookup(key, &[Context::AppList])
+                    .filter(|a| matches!(a, Action::AuditLog | Action::Activity))
             })
         else {
             return;
@@ -223,6 +227,7 @@ impl View for Manage {
             Action::Refresh => app.refresh(),
             Action::AuditLog => super::audit::AuditView::open(app, Some(id)),
             Action::ConnectProvider => ConnectProvider::open(app, id),
+            Action::Activity => super::activity::ActivityView::open(app, Some(id)),
             Action::CopyScimUrl => ConnectProvider::copy_url(app, id),
             Action::Edit => {
                 app.modal = Some(Modal::EditApp(EditApp {
@@ -306,10 +311,14 @@ fn draw_manage(frame: &mut Frame, app: &App, id: uuid::Uuid, theme: &Theme, body
     } else {
         Some("View only: only app access permission members or a super admin may change it.")
     };
+    let warn_h = warn_lines.min(body.height / 3);
+    let basic_h = 5 + u16::from(access.is_some());
+    // The last SCIM call and error take the rows the token section can spare (it needs 8).
+    let scim_rows = body.height.saturating_sub(warn_h + basic_h + 5 + 8).min(2);
     let [warn_area, basic, creds, token] = Layout::vertical([
-        Constraint::Length(warn_lines.min(body.height / 3)),
-        Constraint::Length(5 + u16::from(access.is_some())),
-        Constraint::Length(5),
+        Constraint::Length(warn_h),
+        Constraint::Length(basic_h),
+        Constraint::Length(5 + scim_rows),
         Constraint::Fill(1),
     ])
     .areas(body);
@@ -353,7 +362,7 @@ fn draw_manage(frame: &mut Frame, app: &App, id: uuid::Uuid, theme: &Theme, body
     } else {
         Span::styled("[ OFF ]", Style::new().add_modifier(Modifier::BOLD))
     };
-    let creds_lines = vec![
+    let mut creds_lines = vec![
         Line::from(vec![label("Client ID"), Span::raw(a.client_id.clone())]),
         Line::from(vec![
             label("Client secret"),
@@ -369,6 +378,13 @@ fn draw_manage(frame: &mut Frame, app: &App, id: uuid::Uuid, theme: &Theme, body
             Span::raw(" switch"),
         ]),
     ];
+    creds_lines.extend(super::activity::summary_lines(
+        app,
+        id,
+        theme,
+        creds.width.saturating_sub(2),
+        scim_rows,
+    ));
     frame.render_widget(
         Paragraph::new(creds_lines).block(section(theme, "2. Client credentials and access scope", None)),
         creds,

@@ -5,6 +5,7 @@
 //! the `screens!` list below. Its commands and replies go in `app/effects.rs` (and the client
 //! call in `runtime::call`); its keys in the `actions!` table of `keymap.rs`.
 
+pub mod activity;
 pub mod add_app;
 pub mod app_list;
 pub mod audit;
@@ -72,6 +73,7 @@ screens! {
     AddApp(add_app::AddApp);
     Manage(manage::Manage);
     Audit(audit::AuditView);
+    Activity(activity::ActivityView);
 }
 
 impl App {
