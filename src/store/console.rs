@@ -918,11 +918,14 @@ impl Tx {
     /// Clears an address's failures (`admin unlock --address`); returns how many. The rows go,
     /// so the usernames tried from there lose those failures too.
     pub async fn clear_address_failures(&mut self, address: &str) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM login_attempts WHERE address = $1 AND outcome <> 'success'")
-            .bind(address)
-            .execute(self.conn())
-            .await?;
-        Ok(done.rows_affected())
+        on_tx!(self, c => {
+            let done =
+                sqlx::query("DELETE FROM login_attempts WHERE address = $1 AND outcome <> 'success'")
+                    .bind(address)
+                    .execute(&mut *c)
+                    .await?;
+            Ok(done.rows_affected())
+        })
     }
 
     /// Forgets attempts older than any window looks at.
