@@ -104,6 +104,7 @@ fn first_frame_once(data: &std::path::Path) -> Duration {
     cmd.env("DEVCONSOLE_DATA_DIR", data.join("data"));
     cmd.env("DEVCONSOLE_CONFIG_DIR", data.join("config"));
     cmd.env("TERM", "xterm-256color");
+    cmd.env("LANG", "C.UTF-8");
     let start = Instant::now();
     let mut child = pair.slave.spawn_command(cmd).unwrap();
     drop(pair.slave);

@@ -49,6 +49,9 @@ impl Term {
             cmd.env_remove(k);
         }
         cmd.env("TERM", "xterm-256color");
+        cmd.env("LANG", "C.UTF-8");
+        cmd.env_remove("LC_ALL");
+        cmd.env_remove("LC_CTYPE");
         cmd.env("DEVCONSOLE_DATA_DIR", home.join("data"));
         cmd.env("DEVCONSOLE_CONFIG_DIR", home.join("config"));
         for (k, v) in extra_env {
@@ -500,9 +503,9 @@ fn no_color_resize_and_key_overrides() {
         assert!(find(&raw, colour).is_none(), "a colour was sent with NO_COLOR");
     }
 
-    // Below 80×24 only the notice is drawn, until the next resize.
+    // Below 70×23 only the notice is drawn, until the next resize.
     t.resize(20, 70);
-    let screen = t.wait_for("terminal too small: 70×20, need 80×24");
+    let screen = t.wait_for("terminal too small: 70×20, need 70×23");
     assert!(!screen.contains("Colourless"));
     t.resize(ROWS, COLS);
     t.wait_for("▶ Colourless");

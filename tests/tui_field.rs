@@ -761,3 +761,45 @@ fn a_lost_issue_reply_is_found_out_and_revoke_and_reissue_recovers() {
         "the unseen token was revoked"
     );
 }
+
+// ---- terminals as they are ---------------------------------------------------------------
+
+#[test]
+fn lang_c_draws_ascii_and_80x23_is_enough() {
+    let home = tempfile::tempdir().unwrap();
+    let t = Tmux::start(
+        home.path(),
+        Opts {
+            env: &[("LANG", "C"), ("LC_ALL", "C")],
+            size: (80, 23),
+            ..Opts::default()
+        },
+    );
+    let screen = t.wait_for("No client apps yet");
+    assert!(!screen.contains("too small"), "80x23 is accepted:\n{screen}");
+    assert!(screen.contains("+ Client apps (0) -"), "ASCII borders:\n{screen}");
+    assert!(screen.is_ascii(), "nothing outside ASCII under LANG=C:\n{screen}");
+    t.keys("q");
+    t.wait_dead();
+}
+
+#[test]
+fn without_a_terminal_the_console_says_so_in_one_line() {
+    let home = tempfile::tempdir().unwrap();
+    for (term, stdin_tty_hint) in [("xterm-256color", "not a TTY"), ("dumb", "not a TTY")] {
+        let out = Command::new(BIN)
+            .env("TERM", term)
+            .env("DEVCONSOLE_DATA_DIR", home.path().join("data"))
+            .env("DEVCONSOLE_CONFIG_DIR", home.path().join("config"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        assert!(
+            err.contains(stdin_tty_hint) && !err.contains(".rs:") && !err.contains('\x1b'),
+            "{err}"
+        );
+    }
+}

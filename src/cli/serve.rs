@@ -38,6 +38,10 @@ pub struct ServeArgs {
     pub net: server::listener::ServeNetArgs,
     #[command(flatten)]
     pub pool: PoolArgs,
+    /// Serve Prometheus metrics at http://ADDR/metrics on a separate listener (off by default;
+    /// keep it on a private address).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Database pool settings.
@@ -99,7 +103,11 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     config.activity.max_rows_per_app = i64::from(args.activity_max_rows_per_app);
     args.net.apply(&mut config);
     args.pool.apply(&mut config);
+    config.metrics_listen = args.metrics_listen;
     let running = server::start(config).await?;
+    if let Some(addr) = running.metrics_addr() {
+        eprintln!("devconsole metrics on http://{addr}/metrics");
+    }
     #[cfg(unix)]
     if let Some(reloader) = running.tls_reloader() {
         tokio::spawn(server::tls::reload_on_sighup(reloader));

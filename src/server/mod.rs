@@ -9,6 +9,7 @@ mod console;
 pub mod error;
 mod limits;
 pub mod listener;
+pub mod metrics;
 mod oauth;
 pub mod scim;
 pub mod tls;
@@ -63,6 +64,8 @@ pub struct ServerConfig {
     pub conn: ConnLimits,
     /// Serve HTTPS with this certificate and key.
     pub tls: Option<TlsFiles>,
+    /// Where to serve Prometheus metrics (`GET /metrics`); off when `None`.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl ServerConfig {
@@ -83,6 +86,7 @@ impl ServerConfig {
             activity: activity::ActivityConfig::default(),
             conn: ConnLimits::default(),
             tls: None,
+            metrics_listen: None,
         }
     }
 }
@@ -96,6 +100,7 @@ pub struct Inner {
     pub base_url: String,
     oauth_limiter: limits::KeyedLimiter,
     pub scim_limiter: limits::KeyedLimiter,
+    pub metrics: metrics::Metrics,
     /// Records SCIM calls in the background.
     pub activity: activity::Recorder,
 }
@@ -108,6 +113,11 @@ pub enum StartError {
     Store(#[from] crate::store::StoreError),
     #[error("TLS: {0}")]
     Tls(#[from] TlsError),
+    #[error("could not listen on {addr} for metrics: {source}")]
+    BindMetrics {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("could not listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -122,6 +132,8 @@ pub struct RunningServer {
     state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    /// The metrics listener's address, its stop signal and task, when metrics are on.
+    metrics: Option<(SocketAddr, oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
 }
 
 impl RunningServer {
@@ -133,6 +145,11 @@ impl RunningServer {
     pub fn base_url(&self) -> String {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         format!("{scheme}://{}", self.addr)
+    }
+
+    /// Where `GET /metrics` is served, when `metrics_listen` was set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(addr, _, _)| *addr)
     }
 
     /// Reloads the TLS certificate and key from their files (`devconsole serve` does on SIGHUP).
@@ -155,6 +172,10 @@ impl RunningServer {
         let result = (&mut self.task)
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        if let Some((_, stop, task)) = self.metrics.take() {
+            let _ = stop.send(());
+            let _ = task.await;
+        }
         self.state.activity.stop().await;
         // A task cut at the deadline may still be returning its database connection.
         if tokio::time::timeout(std::time::Duration::from_secs(5), self.state.store.close())
@@ -199,10 +220,28 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         clock: config.clock.clone(),
         oauth_limiter: limits::KeyedLimiter::per_minute(config.oauth_per_minute),
         scim_limiter: limits::KeyedLimiter::per_minute(config.scim_per_minute),
+        metrics: metrics::Metrics::new(),
         activity,
         base_url,
         config,
     });
+    let metrics = match state.config.metrics_listen {
+        Some(addr) => {
+            let listener = metrics::bind(addr)
+                .await
+                .map_err(|source| StartError::BindMetrics { addr, source })?;
+            let bound = listener
+                .local_addr()
+                .map_err(|source| StartError::BindMetrics { addr, source })?;
+            let (stop, stopped) = oneshot::channel::<()>();
+            let task = tokio::spawn(metrics::serve(listener, state.clone(), async {
+                let _ = stopped.await;
+            }));
+            tracing::info!(addr = %bound, "metrics listening");
+            Some((bound, stop, task))
+        }
+        None => None,
+    };
     let app = router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let (acceptor, reloader) = match tls {
@@ -222,6 +261,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         state,
         stop: Some(stop),
         task,
+        metrics,
     })
 }
 
@@ -243,6 +283,7 @@ fn router(state: AppState) -> Router {
             header::AUTHORIZATION,
             header::COOKIE,
         ]))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }
 

@@ -131,11 +131,47 @@ fn init_logging() -> Result<std::path::PathBuf> {
     Ok(path)
 }
 
+/// Whether the locale can show UTF-8 (`LC_ALL`, then `LC_CTYPE`, then `LANG`, as C does).
+pub fn utf8_locale(lookup: impl Fn(&str) -> Option<String>) -> bool {
+    ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .find_map(|k| lookup(k).filter(|v| !v.is_empty()))
+        .is_some_and(|v| {
+            let v = v.to_ascii_lowercase();
+            v.contains("utf-8") || v.contains("utf8")
+        })
+}
+
+/// A terminal the console can draw on, or a one-line reason (no source location, no backtrace).
+fn check_terminal() -> std::result::Result<(), String> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return Err(
+            "devconsole: the console needs a terminal (stdin and stdout are not a TTY); \
+                    for scripts use the subcommands, e.g. `devconsole apps list` (see `devconsole --help`)"
+                .into(),
+        );
+    }
+    match std::env::var("TERM").as_deref() {
+        Ok("dumb") | Ok("") | Err(_) => Err(
+            "devconsole: TERM is dumb or unset, and the console needs cursor movement; \
+             run it in a real terminal (e.g. TERM=xterm-256color) or use the subcommands (`devconsole --help`)"
+                .into(),
+        ),
+        _ => Ok(()),
+    }
+}
+
 pub fn run(options: Options) -> Result<()> {
     install_hooks()?;
     let (config, config_path) = Config::load()?;
     let keymap = Keymap::from_config(&config.keys).map_err(|e| eyre!("{}: {e}", config_path.display()))?;
     let target = target(&options, &config, &config_path)?;
+    // After the config (its errors say more), before the terminal is touched.
+    if let Err(why) = check_terminal() {
+        eprintln!("{why}");
+        std::process::exit(2);
+    }
     init_logging()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -189,6 +225,7 @@ async fn run_async(
     };
     let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let mut app = App::new(keymap, conn, color);
+    app.ascii = !utf8_locale(|k| std::env::var(k).ok());
     if let (app::Screen::Login(form), Some(user)) = (&mut app.screen, &target.username) {
         form.username = tui_input::Input::new(user.clone());
         form.focus_password = true;

@@ -292,8 +292,8 @@ fn help_overlay_and_small_terminal() {
         app
     });
     let app = list();
-    let t = render(&app, 79, 24);
-    insta::assert_snapshot!("too_small_79x24", t.backend());
+    let t = render(&app, 69, 24);
+    insta::assert_snapshot!("too_small_69x24", t.backend());
     let t = render(&app, 100, 10);
     insta::assert_snapshot!("too_small_100x10", t.backend());
 }
@@ -528,6 +528,48 @@ fn connection_states() {
             })),
         );
         app
+    });
+}
+
+#[test]
+fn terminals_as_they_are() {
+    // 80×23 (tmux's status line) and a compact 70-column layout draw, not "too small".
+    for (w, h) in [(80, 23), (70, 23)] {
+        let app = list();
+        let t = render(&app, w, h);
+        insta::assert_snapshot!(format!("app_list_{w}x{h}"), t.backend());
+        let app = manage(10);
+        let t = render(&app, w, h);
+        insta::assert_snapshot!(format!("manage_{w}x{h}"), t.backend());
+    }
+    // LANG=C: nothing outside ASCII reaches the terminal.
+    let mut app = issued_token_modal();
+    app.ascii = true;
+    let t = render(&app, 80, 24);
+    insta::assert_snapshot!("ascii_token_modal_80x24", t.backend());
+    let mut app = list();
+    app.ascii = true;
+    let t = render(&app, 80, 24);
+    insta::assert_snapshot!("ascii_app_list_80x24", t.backend());
+    for cell in t.backend().buffer().content() {
+        assert!(cell.symbol().is_ascii(), "{:?}", cell.symbol());
+    }
+}
+
+#[test]
+fn danger_and_expiry() {
+    snap("confirm_scim_off_typed_mismatch", || {
+        let mut app = manage(10);
+        app.on_event(&ch('s'));
+        typed(&mut app, "okta");
+        app.on_event(&key(KeyCode::Enter));
+        app
+    });
+    snap("app_list_expiring", || {
+        let mut apps = fixtures::sample_apps();
+        apps[0].token = Some(fixtures::token(crate::wire::TokenState::Active, 2));
+        apps[1].token = Some(fixtures::token(crate::wire::TokenState::Active, 10));
+        fixtures::app_with(apps, true)
     });
 }
 
@@ -788,4 +830,24 @@ fn help_lists_every_action_at_80x24() {
             "{action:?} ({help}) is not in the help:\n{text}"
         );
     }
+}
+
+/// The summary is a side request: its failure must not redo what the page's own load reported
+/// (a second 401 would reset the login form the user is typing in).
+#[test]
+fn a_failed_summary_does_not_reset_the_login_form() {
+    let mut app = manage(10);
+    let expired = || ClientError::Api {
+        status: 401,
+        code: "unauthorized".into(),
+        message: "the session expired".into(),
+    };
+    app.answer(Reply::App(Uuid::from_u128(10), Err(expired())));
+    assert!(matches!(app.screen, Screen::Login(_)));
+    typed(&mut app, "alice");
+    app.answer(Reply::ScimSummary(Uuid::from_u128(10), Err(expired())));
+    let Screen::Login(form) = &app.screen else {
+        panic!("left the login screen")
+    };
+    assert_eq!(form.username.value(), "alice");
 }

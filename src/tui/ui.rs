@@ -107,6 +107,58 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
     // Last: a long toast is drawn over the bottom of the body, above any modal.
     draw_hints(frame, app, &theme, hints);
+    if app.ascii {
+        asciify(frame.buffer_mut());
+    }
+}
+
+/// Rewrites every cell a non-UTF-8 terminal cannot show: box drawing to `+-|`, markers and the
+/// spinner to ASCII, anything else outside ASCII to `?`.
+pub fn asciify(buf: &mut ratatui::buffer::Buffer) {
+    const SPIN: [&str; 4] = ["|", "/", "-", "\\"];
+    let mut wide_tail = false;
+    for cell in buf.content.iter_mut() {
+        let sym = cell.symbol();
+        if wide_tail {
+            // The cell behind a wide character: it now shows a character of its own.
+            wide_tail = false;
+            if sym.is_empty() || sym == " " {
+                cell.set_symbol("?");
+                continue;
+            }
+        }
+        if sym.is_ascii() {
+            continue;
+        }
+        wide_tail = width(sym) > 1;
+        let c = sym.chars().next().unwrap_or(' ');
+        let out: &str = match c {
+            '─' | '━' | '═' => "-",
+            '│' | '┃' | '║' => "|",
+            '┌' | '┐' | '└' | '┘' | '├' | '┤' | '┬' | '┴' | '┼' | '╭' | '╮' | '╯' | '╰' => {
+                "+"
+            }
+            '▶' => ">",
+            '▏' => "_",
+            '…' => "~",
+            '·' => "-",
+            '•' => "*",
+            '●' => "*",
+            '○' => "o",
+            '✖' => "x",
+            '✔' => "+",
+            '⚠' => "!",
+            '⏎' => "/",
+            '×' => "x",
+            '←' => "<",
+            '→' => ">",
+            '↑' => "^",
+            '↓' => "v",
+            '⠋'..='⣿' => SPIN[(c as usize) % 4],
+            _ => "?",
+        };
+        cell.set_symbol(out);
+    }
 }
 
 fn draw_title(frame: &mut Frame, app: &App, theme: &Theme, area: Rect) {

@@ -55,7 +55,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/.search", post(search_all))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        // Inside the guard: recording needs the verified token.
+        // Inside the guard, so they see the verified app: metrics, and activity recording.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::server::metrics::scim,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::server::activity::record,

@@ -37,8 +37,10 @@ use time::OffsetDateTime;
 use tui_input::Input;
 use uuid::Uuid;
 
-pub const MIN_WIDTH: u16 = 80;
-pub const MIN_HEIGHT: u16 = 24;
+/// Narrower than 80 columns the list goes compact; below this it is too small.
+pub const MIN_WIDTH: u16 = 70;
+/// 80×24 less tmux's status line.
+pub const MIN_HEIGHT: u16 = 23;
 const TOAST_INFO: Duration = Duration::from_secs(5);
 const TOAST_ERROR: Duration = Duration::from_secs(10);
 
@@ -131,6 +133,8 @@ impl ListView {
 pub struct App {
     pub keymap: Keymap,
     pub color: bool,
+    /// The locale is not UTF-8 (`LANG=C`): draw borders, spinner and markers in ASCII.
+    pub ascii: bool,
     pub conn: Connection,
     pub screen: Screen,
     /// Sanitised on arrival.
@@ -189,6 +193,7 @@ impl App {
         App {
             keymap,
             color,
+            ascii: false,
             conn,
             screen,
             apps: Vec::new(),

@@ -142,10 +142,16 @@ fn scim_switch_asks_first_and_warns_about_revocation() {
             ..
         }))
     ));
-    app.on_event(&ch('n'));
+    // Switching off would revoke the active token: `y` is not enough, the name is typed.
+    app.on_event(&ch('y'));
+    assert!(app.take_commands().is_empty());
+    app.on_event(&key(KeyCode::Enter));
+    assert!(matches!(&app.modal, Some(Modal::Confirm(c)) if c.mismatch));
+    app.on_event(&key(KeyCode::Esc));
     assert!(app.modal.is_none() && app.take_commands().is_empty());
     app.on_event(&ch('s'));
-    app.on_event(&ch('y'));
+    typed(&mut app, "Okta sync");
+    app.on_event(&key(KeyCode::Enter));
     assert!(matches!(
         app.take_commands().as_slice(),
         [Command::SetScim { enabled: false, .. }]
@@ -487,5 +493,59 @@ fn logout_returns_to_the_same_screen_with_the_username_filled_in() {
         matches!(&app.screen, Screen::Manage(m) if m.id == id),
         "{:?}",
         app.screen
+    );
+}
+
+#[test]
+fn reissuing_the_client_secret_needs_the_typed_name() {
+    let mut app = list();
+    app.list.selected = 0;
+    app.on_event(&key(KeyCode::Enter));
+    app.take_commands();
+    app.on_event(&ch('x'));
+    app.on_event(&ch('y'));
+    app.on_event(&key(KeyCode::Enter));
+    assert!(app.take_commands().is_empty(), "y is typed, not a confirmation");
+    assert!(matches!(&app.modal, Some(Modal::Confirm(c)) if c.mismatch));
+}
+
+#[test]
+fn expiry_shows_hours_in_the_last_day_and_marks_danger_in_text() {
+    use crate::tui::screens::app_list::token_cell;
+    let mut a = fixtures::client_app(1, "x");
+    let at = |d: time::Duration| crate::wire::DedicatedToken {
+        expires_at: fixtures::NOW + d,
+        ..fixtures::token(TokenState::Active, 90)
+    };
+    for (left, want) in [
+        (time::Duration::days(90), "active · 90 d left"),
+        (time::Duration::days(15), "active · 15 d left"),
+        (time::Duration::days(14), "! active · 14 d left"),
+        (time::Duration::days(4), "! active · 4 d left"),
+        (time::Duration::days(3), "!! active · 3 d left"),
+        (
+            time::Duration::hours(5) - time::Duration::minutes(10),
+            "!! active · 5 h left",
+        ),
+        (time::Duration::minutes(20), "!! active · 1 h left"),
+    ] {
+        a.token = Some(at(left));
+        assert_eq!(token_cell(&a, fixtures::NOW), want, "{left}");
+    }
+}
+
+#[test]
+fn c_copies_the_client_id_from_the_list_and_the_app_page() {
+    let mut app = list();
+    app.list.selected = 0;
+    app.on_event(&ch('c'));
+    assert!(
+        matches!(app.take_commands().as_slice(), [Command::CopyText(id)] if id == "CID00000000000000010")
+    );
+    app.on_event(&key(KeyCode::Enter));
+    app.take_commands();
+    app.on_event(&ch('c'));
+    assert!(
+        matches!(app.take_commands().as_slice(), [Command::CopyText(id)] if id == "CID00000000000000010")
     );
 }

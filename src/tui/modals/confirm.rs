@@ -182,6 +182,16 @@ fn draw_confirm(frame: &mut Frame, c: &Confirm, theme: &Theme, body: Rect) {
                 Span::styled(input.value().to_owned(), style),
                 Span::styled("▏", style),
             ]));
+            if c.mismatch {
+                lines.push(Line::from(Span::styled(
+                    format!(
+                        "That does not match: you typed \"{}\", the app is named \"{}\" (exactly, with its capitals and spaces).",
+                        input.value(),
+                        c.app_name
+                    ),
+                    theme.danger(),
+                )));
+            }
             lines.push(Line::from(Span::styled(
                 "Enter confirm · Esc cancel",
                 theme.dim(),

@@ -147,13 +147,11 @@ impl ActivityView {
                 };
                 app.scim_summary.insert(id, summary);
             }
-            // A server without the activity API (or a member-only view) is not an error worth
-            // a toast on every page open: the page says it could not be read.
-            Err(ClientError::Api { status: 404, .. }) => {
+            // A side request of the manage page, sent with its LoadApp: that reply reports a
+            // lost link or an ended session; repeating it here would reset a login form already
+            // being typed in. The page shows "-" for what could not be read.
+            Err(_) => {
                 app.scim_summary.remove(&id);
-            }
-            Err(e) => {
-                app.ok::<()>(Err(e));
             }
         }
     }

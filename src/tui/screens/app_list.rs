@@ -22,20 +22,62 @@ use uuid::Uuid;
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct AppList;
 
-/// "active · 89 d left", "none", "revoked", "expired".
+/// How close an active token is to expiring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Expiry {
+    Fine,
+    /// 14 days or less: amber, marked `!`.
+    Soon,
+    /// 3 days or less: red, marked `!!`.
+    Urgent,
+}
+
+/// Days left, rounded up: a token issued a moment ago has 90 days left, not 89.
+fn days_left(secs: i64) -> i64 {
+    (secs + 86_399).div_euclid(86_400)
+}
+
+pub fn expiry(app: &ClientApp, now: OffsetDateTime) -> Expiry {
+    match &app.token {
+        Some(t) if t.state == TokenState::Active => {
+            let days = days_left((t.expires_at - now).whole_seconds());
+            if days <= 3 {
+                Expiry::Urgent
+            } else if days <= 14 {
+                Expiry::Soon
+            } else {
+                Expiry::Fine
+            }
+        }
+        _ => Expiry::Fine,
+    }
+}
+
+/// "active · 89 d left", "! active · 9 d left", "!! active · 5 h left", "none", "revoked".
+/// The text marker carries the warning where colour cannot (NO_COLOR).
 pub fn token_cell(app: &ClientApp, now: OffsetDateTime) -> String {
     match &app.token {
         None => "none".into(),
         Some(t) => match t.state {
             TokenState::Active => {
-                // Rounded up: a token issued a moment ago has 90 days left, not 89.
                 let secs = (t.expires_at - now).whole_seconds();
-                let days = (secs + 86_399).div_euclid(86_400);
-                if days >= 1 {
-                    format!("active · {days} d left")
+                let left = if secs < 86_400 {
+                    // The last day counts in hours (rounded up).
+                    let hours = (secs.max(0) + 3_599) / 3_600;
+                    if hours >= 1 {
+                        format!("{hours} h left")
+                    } else {
+                        "<1 h left".into()
+                    }
                 } else {
-                    "active · <1 d left".into()
-                }
+                    format!("{} d left", days_left(secs))
+                };
+                let marker = match expiry(app, now) {
+                    Expiry::Urgent => "!! ",
+                    Expiry::Soon => "! ",
+                    Expiry::Fine => "",
+                };
+                format!("{marker}active · {left}")
             }
             s => s.as_str().into(),
         },
@@ -95,6 +137,7 @@ impl View for AppList {
             Action::Filter,
             Action::DeleteApp,
             Action::AuditLog,
+            Action::CopyClientId,
             Action::Activity,
             Action::Refresh,
             Action::Help,
@@ -155,6 +198,11 @@ impl View for AppList {
                 }));
             }
             Action::AuditLog => super::audit::AuditView::open(app, None),
+            Action::CopyClientId => {
+                if let Some(id) = app.selected_app().map(|a| a.client_id.clone()) {
+                    app.send(crate::tui::app::Command::CopyText(id));
+                }
+            }
             Action::Activity => super::activity::ActivityView::open(app, None),
             a => {
                 app.list.apply(a, app.visible.len());
@@ -233,10 +281,11 @@ impl View for AppList {
                     if a.scim_enabled { "on" } else { "off" },
                     &token_cell(a, app.now),
                 );
-                if selected {
-                    Line::styled(text, theme.selected())
-                } else {
-                    Line::raw(text)
+                match (selected, expiry(a, app.now)) {
+                    (true, _) => Line::styled(text, theme.selected()),
+                    (false, Expiry::Urgent) => Line::styled(text, theme.danger()),
+                    (false, Expiry::Soon) => Line::styled(text, theme.warn()),
+                    (false, Expiry::Fine) => Line::raw(text),
                 }
             })
             .collect();

@@ -171,10 +171,10 @@ impl View for Manage {
             .keymap
             .lookup(key, &[Context::ManageApp, Context::Global])
             .or_else(|| {
-                // The list's audit and activity keys open this app's own.
+                // The list's audit and activity keys open this app's own; c copies its client ID.
                 app.keymap
                     .lookup(key, &[Context::AppList])
-                    .filter(|a| matches!(a, Action::AuditLog | Action::Activity))
+                    .filter(|a| matches!(a, Action::AuditLog | Action::Activity | Action::CopyClientId))
             })
         else {
             return;
@@ -226,6 +226,9 @@ impl View for Manage {
             }
             Action::Refresh => app.refresh(),
             Action::AuditLog => super::audit::AuditView::open(app, Some(id)),
+            Action::CopyClientId => {
+                app.send(Command::CopyText(a.client_id.clone()));
+            }
             Action::ConnectProvider => ConnectProvider::open(app, id),
             Action::Activity => super::activity::ActivityView::open(app, Some(id)),
             Action::CopyScimUrl => ConnectProvider::copy_url(app, id),
@@ -248,10 +251,11 @@ impl View for Manage {
                 }))
             }
             Action::ReissueSecret => {
+                // The current secret stops working at once: as dangerous as a revoke.
                 app.modal = Some(Modal::Confirm(Confirm {
                     kind: ConfirmKind::ReissueSecret { id },
                     app_name: a.name.clone(),
-                    typed: None,
+                    typed: Some(Input::default()),
                     mismatch: false,
                 }))
             }
@@ -264,7 +268,8 @@ impl View for Manage {
                         revokes_token,
                     },
                     app_name: a.name.clone(),
-                    typed: None,
+                    // Switching off revokes the active token: type the name, as for a revoke.
+                    typed: revokes_token.then(Input::default),
                     mismatch: false,
                 }))
             }
