@@ -462,6 +462,54 @@ fn remote_server_end_to_end() {
         .block_on(client.test_scim_token(&secrecy::SecretString::from(token.clone())))
         .unwrap();
     assert_eq!(status, 200);
+    // A scripted sync: a create and a failing create show in `activity`.
+    let scim_user = |name: &str| {
+        rt.block_on(
+            reqwest::Client::new()
+                .post(format!("{url}/scim/v2/Users"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": name
+                }))
+                .send(),
+        )
+        .unwrap()
+        .status()
+        .as_u16()
+    };
+    assert_eq!(scim_user("ada@example.com"), 201);
+    assert_eq!(scim_user("ada@example.com"), 409);
+    let activity = remote(&["activity", "--app", "Okta sync", "--output", "json"])
+        .expect(OK)
+        .json();
+    let ops: Vec<(String, u64)> = activity
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["operation"] == "create")
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap_or("").to_owned(),
+                e["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(ops.contains(&("ada@example.com".into(), 201)), "{activity}");
+    assert!(ops.contains(&("ada@example.com".into(), 409)), "{activity}");
+    let failed = remote(&["activity", "--failed", "--output", "json"])
+        .expect(OK)
+        .json();
+    assert!(
+        failed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["outcome"] == "failure")
+    );
+    assert!(failed.as_array().unwrap().iter().any(|e| e["status"] == 409));
+    assert_table(&remote(&["activity"]).expect(OK).stdout);
+
     // A second issue conflicts with the active token and creates no file.
     remote(&["token", "issue", "Okta sync", "--out", "again.token"]).expect(CONFLICT);
     assert!(!home.path("again.token").exists());

@@ -130,6 +130,24 @@ pub struct AuditArgs {
     pub output: OutputArgs,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct ActivityArgs {
+    /// Only this app's SCIM calls (name, client ID or id).
+    #[arg(long)]
+    pub app: Option<String>,
+    /// Only failed calls.
+    #[arg(long)]
+    pub failed: bool,
+    /// Only calls about this resource type.
+    #[arg(long, value_parser = ["User", "Group"])]
+    pub resource: Option<String>,
+    /// At most this many calls, newest first (fetched page by page).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub limit: u32,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
 /// Events per request when paging the audit log.
 const AUDIT_PAGE: u32 = 200;
 
@@ -656,6 +674,84 @@ pub async fn audit(conn: &Connection, args: AuditArgs) -> CliResult {
             col("ACTION", 26),
             flex("APP", 20),
             flex("DETAIL", 60),
+        ],
+        &rows,
+        output::WIDTH,
+        output::color_enabled(),
+    ))?;
+    Ok(Exit::Ok)
+}
+
+/// `devconsole activity`: recorded SCIM calls, newest first.
+pub async fn activity(conn: &Connection, args: ActivityArgs) -> CliResult {
+    use crate::wire::{ActivityFilter, Outcome, ScimResourceType};
+    let client = &conn.client;
+    let app = match &args.app {
+        Some(key) => Some(resolve(client, key).await?.id),
+        None => None,
+    };
+    let filter = ActivityFilter {
+        outcome: args.failed.then_some(Outcome::Failure),
+        resource_type: match args.resource.as_deref() {
+            Some("User") => Some(ScimResourceType::User),
+            Some("Group") => Some(ScimResourceType::Group),
+            _ => None,
+        },
+    };
+    let limit = args.limit as usize;
+    let mut events = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = client
+            .activity_page(app, &filter, args.limit.min(AUDIT_PAGE), cursor.as_deref())
+            .await?;
+        events.extend(page.events);
+        match page.next_cursor {
+            Some(next) if events.len() < limit => cursor = Some(next),
+            _ => break,
+        }
+    }
+    events.truncate(limit);
+    if args.output.json() {
+        return print_json(&events).map(|_| Exit::Ok);
+    }
+    if events.is_empty() {
+        print_lines(&["no SCIM activity recorded".into()])?;
+        return Ok(Exit::Ok);
+    }
+    let rows: Vec<Vec<Cell>> = events
+        .iter()
+        .map(|e| {
+            let failed = e.outcome == Outcome::Failure;
+            let what = match (&e.resource_type, &e.name) {
+                (Some(t), Some(n)) => format!("{} {n}", t.as_str()),
+                (Some(t), None) => t.as_str().to_owned(),
+                (None, _) => String::new(),
+            };
+            let detail = match (&e.scim_type, &e.detail) {
+                (Some(t), Some(d)) => format!("{t}: {d}"),
+                (None, Some(d)) => d.clone(),
+                (Some(t), None) => t.clone(),
+                (None, None) => String::new(),
+            };
+            vec![
+                Cell::new(output::when(e.at)),
+                Cell::new(e.app_name.as_deref().unwrap_or("")),
+                Cell::new(e.operation.as_str()),
+                Cell::new(e.status.to_string()).tone(if failed { Tone::Bad } else { Tone::Good }),
+                Cell::new(what),
+                Cell::new(detail),
+            ]
+        })
+        .collect();
+    print_lines(&output::table(
+        &[
+            col("AT (UTC)", 16),
+            flex("APP", 16),
+            col("OP", 7),
+            col("STATUS", 6),
+            flex("RESOURCE", 30),
+            flex("ERROR", 60),
         ],
         &rows,
         output::WIDTH,

@@ -50,6 +50,8 @@ pub enum Command {
     Tokens(apps::TokensCommand),
     /// The audit log, newest first.
     Audit(apps::AuditArgs),
+    /// Provisioning activity: recorded SCIM calls, newest first; --failed for failures only.
+    Activity(apps::ActivityArgs),
     /// Sign in to a remote server (--server or --profile) and save the session.
     Login(connect::LoginArgs),
     /// End the saved session of a remote server.
@@ -133,6 +135,7 @@ fn run(command: Command, console: crate::tui::Options) -> CliResult {
                     Command::Token(c) => apps::token(&conn, c).await,
                     Command::Tokens(c) => apps::tokens(&conn, c).await,
                     Command::Audit(a) => apps::audit(&conn, a).await,
+                    Command::Activity(a) => apps::activity(&conn, a).await,
                     _ => unreachable!("local commands are handled above"),
                 };
                 let result = result.map_err(|e| conn.explain(e));

@@ -52,15 +52,17 @@ pub struct PoolArgs {
     #[arg(long, env = "DEVCONSOLE_DB_POOL_SIZE", default_value_t = 8,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub db_pool_size: u32,
-    /// PostgreSQL: milliseconds a SCIM list query may run before the database cancels it.
-    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
-    pub scim_statement_timeout_ms: u64,
+    /// Milliseconds one SCIM database call may run before it is stopped and refused with
+    /// 400 tooMany (SQLite: interrupted; PostgreSQL: statement_timeout).
+    #[arg(long, alias = "scim-statement-timeout-ms", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub scim_query_budget_ms: u64,
 }
 
 impl PoolArgs {
     fn apply(&self, config: &mut ServerConfig) {
         config.pool.max_connections = self.db_pool_size;
-        config.pool.scim_statement_timeout = std::time::Duration::from_millis(self.scim_statement_timeout_ms);
+        config.scim_query_budget = std::time::Duration::from_millis(self.scim_query_budget_ms);
     }
 }
 

@@ -40,7 +40,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct ServerConfig {
     pub database_url: String,
-    /// Database pool size and the SCIM statement timeout.
+    /// Database pool size (its `scim_query_budget` is taken from [`Self::scim_query_budget`]).
     pub pool: crate::store::PoolSettings,
     pub listen: SocketAddr,
     pub clock: Arc<dyn Clock>,
@@ -56,6 +56,8 @@ pub struct ServerConfig {
     pub oauth_per_minute: u32,
     /// SCIM requests per minute per app.
     pub scim_per_minute: u32,
+    /// Wall-clock time one SCIM database call may run before it is refused (`400 tooMany`).
+    pub scim_query_budget: std::time::Duration,
     /// Base URL used in SCIM `meta.location`; defaults to `http(s)://<bound address>`.
     pub public_url: Option<String>,
     /// Provisioning activity retention.
@@ -82,6 +84,7 @@ impl ServerConfig {
             login_limits: LoginLimits::default(),
             oauth_per_minute: 30,
             scim_per_minute: 240,
+            scim_query_budget: crate::store::SCIM_QUERY_BUDGET,
             public_url: None,
             activity: activity::ActivityConfig::default(),
             conn: ConnLimits::default(),
@@ -196,7 +199,11 @@ impl RunningServer {
 
 /// Opens the database, binds, and serves in a background task.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
-    let store = Store::open_with(&config.database_url, config.pool.clone()).await?;
+    let pool = crate::store::PoolSettings {
+        scim_query_budget: config.scim_query_budget,
+        ..config.pool.clone()
+    };
+    let store = Store::open_with(&config.database_url, pool).await?;
     let tokens = TokenService::new(store.clone(), config.clock.clone(), config.tokens.clone()).await?;
     let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let listener = tokio::net::TcpListener::bind(config.listen)

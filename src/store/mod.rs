@@ -85,7 +85,7 @@ impl Backend {
     }
 }
 
-/// Connection pool settings (`serve --db-pool-size`, `--scim-statement-timeout-ms`).
+/// Connection pool settings (`serve --db-pool-size`, `--scim-query-budget-ms`).
 #[derive(Debug, Clone)]
 pub struct PoolSettings {
     /// Connections in the pool. SQLite serialises writers anyway; PostgreSQL serves this many
@@ -93,8 +93,10 @@ pub struct PoolSettings {
     pub max_connections: u32,
     /// How long a caller waits for a free connection before the request fails.
     pub acquire_timeout: std::time::Duration,
-    /// PostgreSQL: a SCIM list query is cancelled by the server after this long.
-    pub scim_statement_timeout: std::time::Duration,
+    /// Wall-clock time one SCIM database call may run before it is stopped (`400 tooMany`):
+    /// SQLite's progress handler interrupts it; PostgreSQL cancels the statement
+    /// (`statement_timeout` on the SCIM connections).
+    pub scim_query_budget: std::time::Duration,
 }
 
 impl Default for PoolSettings {
@@ -102,7 +104,7 @@ impl Default for PoolSettings {
         PoolSettings {
             max_connections: 8,
             acquire_timeout: std::time::Duration::from_secs(30),
-            scim_statement_timeout: std::time::Duration::from_secs(5),
+            scim_query_budget: SCIM_QUERY_BUDGET,
         }
     }
 }
@@ -124,6 +126,9 @@ enum Pool {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    /// SCIM's own connections ([`SCIM_CONNECTIONS`]), each under the SCIM time budget, so SCIM
+    /// load cannot take the console's connections.
+    scim: Pool,
     settings: PoolSettings,
 }
 
@@ -246,11 +251,17 @@ impl Store {
     /// Migrations are safe when several instances start at once: each backend's migrator holds
     /// a lock while it runs (SQLite's write lock, a PostgreSQL advisory lock).
     pub async fn open_with(url: &str, settings: PoolSettings) -> StoreResult<Store> {
-        let pool = match Backend::of_url(url) {
-            Backend::Sqlite => Pool::Sqlite(sqlite::connect(url, &settings).await?),
-            Backend::Postgres => Pool::Postgres(postgres::connect(url, &settings).await?),
+        let (pool, scim) = match Backend::of_url(url) {
+            Backend::Sqlite => {
+                let (pool, scim) = sqlite::connect(url, &settings).await?;
+                (Pool::Sqlite(pool), Pool::Sqlite(scim))
+            }
+            Backend::Postgres => {
+                let (pool, scim) = postgres::connect(url, &settings).await?;
+                (Pool::Postgres(pool), Pool::Postgres(scim))
+            }
         };
-        let store = Store { pool, settings };
+        let store = Store { pool, scim, settings };
         store.backfill_name_skeletons().await?;
         Ok(store)
     }
@@ -267,6 +278,10 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        match &self.scim {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
         on_pool!(self, p => p.close().await)
     }
 

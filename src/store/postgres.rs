@@ -11,12 +11,32 @@ use std::str::FromStr;
 
 pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Connects and runs migrations. sqlx's migrator holds a PostgreSQL advisory lock while it
-/// runs, so instances starting together apply each migration once.
-pub(super) async fn connect(url: &str, settings: &PoolSettings) -> StoreResult<PgPool> {
+/// Connects and runs migrations, and returns the console's pool and SCIM's. sqlx's migrator
+/// holds a PostgreSQL advisory lock while it runs, so instances starting together apply each
+/// migration once.
+///
+/// SCIM's connections carry `statement_timeout` = the SCIM time budget from their first
+/// statement on, so the budget costs no round trip per query; a statement over it is cancelled
+/// by the server (SQLSTATE 57014, see [`super::is_over_budget`]).
+pub(super) async fn connect(url: &str, settings: &PoolSettings) -> StoreResult<(PgPool, PgPool)> {
     let options = PgConnectOptions::from_str(url)?.application_name("devconsole");
-    let pool = PgPoolOptions::new()
-        .max_connections(settings.max_connections.max(1))
+    let pool = pool_options(settings.max_connections.max(1), settings)
+        .connect_with(options.clone())
+        .await?;
+    MIGRATOR.run(&pool).await?;
+    let budget_ms = settings.scim_query_budget.as_millis().max(1);
+    let scim_options = options
+        .application_name("devconsole-scim")
+        .options([("statement_timeout", format!("{budget_ms}ms"))]);
+    let scim = pool_options(super::SCIM_CONNECTIONS, settings)
+        .connect_with(scim_options)
+        .await?;
+    Ok((pool, scim))
+}
+
+fn pool_options(max: u32, settings: &PoolSettings) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max)
         .acquire_timeout(settings.acquire_timeout)
         // A pooled connection may have been cut by a failover or an idle timeout in between:
         // check it before handing it out.
@@ -24,10 +44,6 @@ pub(super) async fn connect(url: &str, settings: &PoolSettings) -> StoreResult<P
         // Recycle connections now and then, so a replaced server or DNS change is picked up.
         .idle_timeout(std::time::Duration::from_secs(600))
         .max_lifetime(std::time::Duration::from_secs(1800))
-        .connect_with(options)
-        .await?;
-    MIGRATOR.run(&pool).await?;
-    Ok(pool)
 }
 
 #[cfg(test)]

@@ -4,11 +4,69 @@
 //! every client value bound.
 
 use super::predicate::{Pred, Render, Sort};
-use super::{Cols, Pool, Store, StoreError, StoreResult, is_unique_violation, on_pool};
+use super::{Cols, Pool, Store, StoreError, StoreResult, is_unique_violation};
 use crate::clock::{from_millis, to_millis};
-use sqlx::QueryBuilder;
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection, QueryBuilder};
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 use time::OffsetDateTime;
+
+/// Connections for SCIM. The console, login and token checks use the other pool, so however
+/// hard SCIM is driven they always find a connection.
+pub const SCIM_CONNECTIONS: u32 = 4;
+/// Wall-clock time one SCIM database call may run before it is stopped (`400 tooMany`).
+pub const SCIM_QUERY_BUDGET: Duration = Duration::from_secs(2);
+/// SQLite virtual-machine steps between two looks at the clock.
+const BUDGET_CHECK_STEPS: i32 = 1000;
+
+/// Did the database stop this call because it ran past the SCIM time budget? SQLite: the
+/// progress handler interrupted it (`SQLITE_INTERRUPT`, 9). PostgreSQL: `statement_timeout`
+/// cancelled it (SQLSTATE 57014 `query_canceled`).
+pub fn is_over_budget(e: &StoreError) -> bool {
+    matches!(e, StoreError::Db(e)
+        if matches!(e.as_database_error().and_then(|d| d.code()).as_deref(), Some("9") | Some("57014")))
+}
+
+/// What [`Store::scim_delete_group`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupDelete {
+    Deleted,
+    Missing,
+    /// Not deleted: the group is at this version, not the one expected.
+    Changed(i64),
+}
+
+/// Timestamps are stored in milliseconds; a write returns them at that precision too, so a
+/// POST's `meta.created` reads the same as every later GET.
+fn stored_precision(t: OffsetDateTime) -> OffsetDateTime {
+    from_millis(to_millis(t))
+}
+
+/// A connection from SCIM's pool, already under the time budget.
+enum ScimConn {
+    Sqlite(PoolConnection<sqlx::Sqlite>),
+    Postgres(PoolConnection<sqlx::Postgres>),
+}
+
+/// Runs `$body` with `$c` a SCIM connection (`PoolConnection` of either backend; pass it to
+/// queries as `&mut *$c`) and `$pg` true on PostgreSQL.
+macro_rules! on_scim {
+    ($store:expr, $c:ident, $pg:ident => $body:expr) => {
+        match $store.scim_conn().await? {
+            ScimConn::Sqlite(mut $c) => {
+                let $pg = false;
+                let _ = $pg;
+                $body
+            }
+            ScimConn::Postgres(mut $c) => {
+                let $pg = true;
+                let _ = $pg;
+                $body
+            }
+        }
+    };
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScimTable {
@@ -114,25 +172,99 @@ fn row_from(row: &impl Cols) -> StoreResult<ScimRow> {
     })
 }
 
-/// Replaces a group's membership rows inside a transaction (on connection `$c`).
-macro_rules! set_members {
-    ($c:expr, $pg:expr, $group_id:expr, $members:expr) => {{
-        sqlx::query("DELETE FROM scim_group_members WHERE group_id = $1")
-            .bind($group_id)
-            .execute(&mut *$c)
-            .await?;
-        for m in $members {
+/// A group's membership rows, inside a write transaction.
+///
+/// [`Members::members_exist`] runs BEFORE the group's own row is written, and
+/// [`Members::set_members`] after it. SQLite: the write transaction already excludes every
+/// other writer. PostgreSQL: the members are read `FOR KEY SHARE` (which blocks a delete but
+/// not an update), so a group delete either committed first and the member is seen gone, or
+/// waits for this commit and then sees, and removes, the rows written here. Every writer locks
+/// a member before the group that contains it (a delete locks the group, then its parents), so
+/// the lock order is the same everywhere and cannot deadlock.
+trait Members {
+    /// Does every one of `members` exist as a user or group?
+    async fn members_exist(&mut self, members: &[String]) -> StoreResult<bool>;
+    /// Makes the membership rows of `group_id` match `members`, changing only what differs.
+    async fn set_members(&mut self, group_id: &str, members: &[String]) -> StoreResult<()>;
+}
+
+impl Members for sqlx::SqliteConnection {
+    async fn members_exist(&mut self, members: &[String]) -> StoreResult<bool> {
+        if members.is_empty() {
+            return Ok(true);
+        }
+        let list = serde_json::to_string(members).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let missing: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM json_each($1) AS j \
+             WHERE NOT EXISTS (SELECT 1 FROM scim_users u WHERE u.id = j.value) \
+             AND NOT EXISTS (SELECT 1 FROM scim_groups g WHERE g.id = j.value)",
+        )
+        .bind(&list)
+        .fetch_one(&mut *self)
+        .await?;
+        Ok(missing == 0)
+    }
+
+    async fn set_members(&mut self, group_id: &str, members: &[String]) -> StoreResult<()> {
+        let list = serde_json::to_string(members).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "DELETE FROM scim_group_members WHERE group_id = $1 \
+             AND member_id NOT IN (SELECT value FROM json_each($2))",
+        )
+        .bind(group_id)
+        .bind(&list)
+        .execute(&mut *self)
+        .await?;
+        if !members.is_empty() {
             sqlx::query(
-                "INSERT INTO scim_group_members (group_id, member_id) VALUES ($1, $2) \
-                 ON CONFLICT (group_id, member_id) DO NOTHING",
+                "INSERT OR IGNORE INTO scim_group_members (group_id, member_id) \
+                 SELECT $1, value FROM json_each($2)",
             )
-            .bind($group_id)
-            .bind(m)
-            .execute(&mut *$c)
+            .bind(group_id)
+            .bind(&list)
+            .execute(&mut *self)
             .await?;
         }
-        let _ = $pg;
-    }};
+        Ok(())
+    }
+}
+
+impl Members for sqlx::PgConnection {
+    async fn members_exist(&mut self, members: &[String]) -> StoreResult<bool> {
+        if members.is_empty() {
+            return Ok(true);
+        }
+        let (wanted, found): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(DISTINCT m) FROM unnest($1::text[]) AS m), \
+                    (SELECT COUNT(*) FROM (SELECT id FROM scim_users WHERE id = ANY($1::text[]) \
+                                           ORDER BY id FOR KEY SHARE) u) \
+                  + (SELECT COUNT(*) FROM (SELECT id FROM scim_groups WHERE id = ANY($1::text[]) \
+                                           ORDER BY id FOR KEY SHARE) g)",
+        )
+        .bind(members)
+        .fetch_one(&mut *self)
+        .await?;
+        Ok(found >= wanted)
+    }
+
+    async fn set_members(&mut self, group_id: &str, members: &[String]) -> StoreResult<()> {
+        sqlx::query("DELETE FROM scim_group_members WHERE group_id = $1 AND member_id <> ALL($2::text[])")
+            .bind(group_id)
+            .bind(members)
+            .execute(&mut *self)
+            .await?;
+        if !members.is_empty() {
+            sqlx::query(
+                "INSERT INTO scim_group_members (group_id, member_id) \
+                 SELECT $1, m FROM unnest($2::text[]) AS m ON CONFLICT (group_id, member_id) DO NOTHING",
+            )
+            .bind(group_id)
+            .bind(members)
+            .execute(&mut *self)
+            .await?;
+        }
+        Ok(())
+    }
 }
 
 /// `SELECT` list with the row columns (and a user's groups) for table alias `t`.
@@ -201,14 +333,37 @@ where
 }
 
 impl Store {
+    /// A SCIM connection under the time budget. SQLite: a progress handler interrupts its
+    /// statements once the budget has passed; it is set afresh on every checkout, so one left
+    /// by an abandoned call never outlives its own. PostgreSQL: the connection's
+    /// `statement_timeout` (set when it was opened, store/postgres.rs).
+    async fn scim_conn(&self) -> StoreResult<ScimConn> {
+        Ok(match &self.scim {
+            Pool::Sqlite(p) => {
+                let mut conn = p.acquire().await?;
+                let deadline = Instant::now() + self.settings.scim_query_budget;
+                conn.lock_handle()
+                    .await?
+                    .set_progress_handler(BUDGET_CHECK_STEPS, move || Instant::now() < deadline);
+                ScimConn::Sqlite(conn)
+            }
+            Pool::Postgres(p) => ScimConn::Postgres(p.acquire().await?),
+        })
+    }
+
+    /// Inserts a resource. `Ok(None)`: a group member named in `w` no longer exists.
     pub async fn scim_insert(
         &self,
         table: ScimTable,
         w: &ScimWrite<'_>,
         now: OffsetDateTime,
-    ) -> StoreResult<ScimRow> {
-        on_pool!(self, p, pg => {
-            let mut tx = p.begin_with(if pg { "BEGIN" } else { "BEGIN IMMEDIATE" }).await?;
+    ) -> StoreResult<Option<ScimRow>> {
+        let now = stored_precision(now);
+        on_scim!(self, c, pg => {
+            let mut tx = c.begin_with(if pg { "BEGIN" } else { "BEGIN IMMEDIATE" }).await?;
+            if table == ScimTable::Groups && !tx.members_exist(w.members).await? {
+                return Ok(None); // the transaction rolls back on drop
+            }
             let sql = match (table, pg) {
                 (ScimTable::Users, false) => {
                     "INSERT INTO scim_users (id, user_name, user_name_key, external_id, active, resource, \
@@ -242,22 +397,22 @@ impl Store {
                 .await
                 .map_err(|e| unique_or(e, table))?;
             if table == ScimTable::Groups {
-                set_members!(tx, pg, w.id, w.members);
+                tx.set_members(w.id, w.members).await?;
             }
             tx.commit().await?;
-            Ok(ScimRow {
+            Ok(Some(ScimRow {
                 id: w.id.to_owned(),
                 resource: w.resource.to_owned(),
                 version: 1,
                 created_at: now,
                 updated_at: now,
                 groups: None,
-            })
+            }))
         })
     }
 
     pub async fn scim_get(&self, table: ScimTable, id: &str) -> StoreResult<Option<ScimRow>> {
-        on_pool!(self, p, pg => {
+        on_scim!(self, c, pg => {
             let sql = match (table, pg) {
                 (ScimTable::Users, false) => concat!(
                     "SELECT ", row_columns!(sqlite), ", ", user_groups_column!(sqlite),
@@ -274,13 +429,13 @@ impl Store {
                     concat!("SELECT ", row_columns!(postgres), " FROM scim_groups t WHERE t.id = $1")
                 }
             };
-            let row = sqlx::query(sql).bind(id).fetch_optional(p).await?;
+            let row = sqlx::query(sql).bind(id).fetch_optional(&mut *c).await?;
             row.as_ref().map(row_from).transpose()
         })
     }
 
     /// Replaces a resource if it is still at `expected_version`. `Ok(None)`: it has changed
-    /// (or gone) since it was read.
+    /// (or gone) since it was read, or a group member named in `w` no longer exists.
     pub async fn scim_replace(
         &self,
         table: ScimTable,
@@ -288,8 +443,12 @@ impl Store {
         expected_version: i64,
         now: OffsetDateTime,
     ) -> StoreResult<Option<ScimRow>> {
-        on_pool!(self, p, pg => {
-            let mut tx = p.begin_with(if pg { "BEGIN" } else { "BEGIN IMMEDIATE" }).await?;
+        let now = stored_precision(now);
+        on_scim!(self, c, pg => {
+            let mut tx = c.begin_with(if pg { "BEGIN" } else { "BEGIN IMMEDIATE" }).await?;
+            if table == ScimTable::Groups && !tx.members_exist(w.members).await? {
+                return Ok(None);
+            }
             let sql = match (table, pg) {
                 (ScimTable::Users, false) => {
                     "UPDATE scim_users SET user_name = $1, user_name_key = $2, external_id = $3, \
@@ -335,42 +494,53 @@ impl Store {
             };
             let row = row_from(&row)?;
             if table == ScimTable::Groups {
-                set_members!(tx, pg, w.id, w.members);
+                tx.set_members(w.id, w.members).await?;
             }
             tx.commit().await?;
             Ok(Some(row))
         })
     }
 
-    /// One page of a filtered, sorted list, and the total number of matches.
-    ///
-    /// On PostgreSQL the list runs under `SET LOCAL statement_timeout`
-    /// ([`super::PoolSettings::scim_statement_timeout`]), so no filter holds a connection for
-    /// long.
+    /// One page of a filtered, sorted list, and the total number of matches. Like every SCIM
+    /// call it runs under the time budget ([`super::PoolSettings::scim_query_budget`]), so no
+    /// filter holds a connection for long.
     pub async fn scim_list(&self, table: ScimTable, q: &ScimQuery) -> StoreResult<(i64, Vec<ScimRow>)> {
-        match &self.pool {
-            Pool::Sqlite(p) => {
-                let mut c = p.acquire().await?;
-                list_page::<sqlx::Sqlite>(&mut c, table, q, false).await
-            }
-            Pool::Postgres(p) => {
-                let mut tx = p.begin().await?;
-                let ms = self.settings.scim_statement_timeout.as_millis().max(1);
-                sqlx::query(sqlx::AssertSqlSafe(format!("SET LOCAL statement_timeout = {ms}")))
-                    .execute(&mut *tx)
-                    .await?;
-                let page = list_page::<sqlx::Postgres>(&mut tx, table, q, true).await?;
-                tx.commit().await?;
-                Ok(page)
-            }
+        match self.scim_conn().await? {
+            ScimConn::Sqlite(mut c) => list_page::<sqlx::Sqlite>(&mut c, table, q, false).await,
+            ScimConn::Postgres(mut c) => list_page::<sqlx::Postgres>(&mut c, table, q, true).await,
         }
     }
 
-    /// Deletes a group and removes it from the groups it was a member of.
-    pub async fn scim_delete_group(&self, id: &str, now: OffsetDateTime) -> StoreResult<bool> {
-        on_pool!(self, p, pg => {
-            let mut tx = p.begin_with(if pg { "BEGIN" } else { "BEGIN IMMEDIATE" }).await?;
-            // PostgreSQL: lock the parents, so a concurrent write to one cannot be lost.
+    /// Deletes a group (if it is at `expected_version`, when given) and removes it from the
+    /// groups it was a member of, all in one write transaction: each parent's JSON and version
+    /// change together with the membership rows, so a concurrent writer of a parent sees the
+    /// new version and re-reads instead of writing back the deleted member.
+    pub async fn scim_delete_group(
+        &self,
+        id: &str,
+        expected_version: Option<i64>,
+        now: OffsetDateTime,
+    ) -> StoreResult<GroupDelete> {
+        let now = stored_precision(now);
+        on_scim!(self, c, pg => {
+            let mut tx = c.begin_with(if pg { "BEGIN" } else { "BEGIN IMMEDIATE" }).await?;
+            // PostgreSQL: lock the group, then its parents (the order every writer takes: a
+            // member before the group that contains it, see [`Members`]). Once the group is
+            // locked no new membership naming it can commit, and the parents are read after
+            // that, so none is missed and no parent's concurrent write is lost.
+            let version: Option<i64> = sqlx::query_scalar(if pg {
+                "SELECT version FROM scim_groups WHERE id = $1 FOR UPDATE"
+            } else {
+                "SELECT version FROM scim_groups WHERE id = $1"
+            })
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            match (version, expected_version) {
+                (None, _) => return Ok(GroupDelete::Missing),
+                (Some(v), Some(e)) if v != e => return Ok(GroupDelete::Changed(v)),
+                _ => {}
+            }
             let parents = sqlx::query(if pg {
                 "SELECT g.id, g.resource::text AS resource FROM scim_groups g \
                  JOIN scim_group_members m ON m.group_id = g.id WHERE m.member_id = $1 \
@@ -411,12 +581,12 @@ impl Store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            let done = sqlx::query("DELETE FROM scim_groups WHERE id = $1")
+            sqlx::query("DELETE FROM scim_groups WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            Ok(done.rows_affected() == 1)
+            Ok(GroupDelete::Deleted)
         })
     }
 
@@ -425,8 +595,8 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows: Vec<(String, i64, String)> = match &self.pool {
-            Pool::Sqlite(p) => {
+        let rows: Vec<(String, i64, String)> = match self.scim_conn().await? {
+            ScimConn::Sqlite(mut p) => {
                 let list = serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 sqlx::query_as(
                     "SELECT id, 0 AS is_group, user_name AS display FROM scim_users \
@@ -435,10 +605,10 @@ impl Store {
                      WHERE id IN (SELECT value FROM json_each($1))",
                 )
                 .bind(list)
-                .fetch_all(p)
+                .fetch_all(&mut *p)
                 .await?
             }
-            Pool::Postgres(p) => {
+            ScimConn::Postgres(mut p) => {
                 sqlx::query_as(
                     "SELECT id, 0::bigint AS is_group, user_name AS display FROM scim_users \
                      WHERE id = ANY($1) \
@@ -446,7 +616,7 @@ impl Store {
                      WHERE id = ANY($1)",
                 )
                 .bind(ids)
-                .fetch_all(p)
+                .fetch_all(&mut *p)
                 .await?
             }
         };
@@ -469,8 +639,8 @@ impl Store {
         if user_ids.is_empty() {
             return Ok(out);
         }
-        let rows: Vec<(String, String, String)> = match &self.pool {
-            Pool::Sqlite(p) => {
+        let rows: Vec<(String, String, String)> = match self.scim_conn().await? {
+            ScimConn::Sqlite(mut p) => {
                 let list = serde_json::to_string(user_ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 sqlx::query_as(
                     "SELECT m.member_id, g.id, g.display_name FROM scim_group_members m \
@@ -478,17 +648,17 @@ impl Store {
                      WHERE m.member_id IN (SELECT value FROM json_each($1)) ORDER BY g.display_name_key",
                 )
                 .bind(list)
-                .fetch_all(p)
+                .fetch_all(&mut *p)
                 .await?
             }
-            Pool::Postgres(p) => {
+            ScimConn::Postgres(mut p) => {
                 sqlx::query_as(
                     "SELECT m.member_id, g.id, g.display_name FROM scim_group_members m \
                      JOIN scim_groups g ON g.id = m.group_id \
                      WHERE m.member_id = ANY($1) ORDER BY g.display_name_key",
                 )
                 .bind(user_ids)
-                .fetch_all(p)
+                .fetch_all(&mut *p)
                 .await?
             }
         };
@@ -507,8 +677,8 @@ impl Store {
         if keys.is_empty() {
             return Ok(out);
         }
-        let rows: Vec<(String, String, String, i64)> = match &self.pool {
-            Pool::Sqlite(p) => {
+        let rows: Vec<(String, String, String, i64)> = match self.scim_conn().await? {
+            ScimConn::Sqlite(mut p) => {
                 let list = serde_json::to_string(keys).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 sqlx::query_as(
                     "SELECT k.value AS key, u.id, \
@@ -520,10 +690,10 @@ impl Store {
                      ORDER BY 4, 2",
                 )
                 .bind(list)
-                .fetch_all(p)
+                .fetch_all(&mut *p)
                 .await?
             }
-            Pool::Postgres(p) => {
+            ScimConn::Postgres(mut p) => {
                 sqlx::query_as(
                     "SELECT k AS key, u.id, COALESCE(u.resource ->> 'displayName', u.user_name) AS name, \
                             0::bigint AS by_external \
@@ -534,7 +704,7 @@ impl Store {
                      ORDER BY 4, 2",
                 )
                 .bind(keys)
-                .fetch_all(p)
+                .fetch_all(&mut *p)
                 .await?
             }
         };
@@ -591,6 +761,7 @@ mod tests {
         let now = OffsetDateTime::UNIX_EPOCH;
         s.scim_insert(ScimTable::Users, &user("u1", "Ann@example.com", "{}"), now)
             .await
+            .unwrap()
             .unwrap();
         let clash = s
             .scim_insert(ScimTable::Users, &user("u2", "ann@EXAMPLE.com", "{}"), now)
@@ -643,10 +814,25 @@ mod tests {
             s.scim_groups_of(&["child".to_string()]).await.unwrap()["child"],
             [("parent".to_string(), "Parent".to_string())]
         );
-        assert!(s.scim_delete_group("child", now).await.unwrap());
+        assert_eq!(
+            s.scim_delete_group("child", Some(7), now).await.unwrap(),
+            GroupDelete::Changed(1)
+        );
+        assert_eq!(
+            s.scim_delete_group("child", Some(1), now).await.unwrap(),
+            GroupDelete::Deleted
+        );
         let parent = s.scim_get(ScimTable::Groups, "parent").await.unwrap().unwrap();
         assert_eq!(parent.resource, "{}");
         assert_eq!(parent.version, 2);
-        assert!(!s.scim_delete_group("child", now).await.unwrap());
+        assert_eq!(
+            s.scim_delete_group("child", None, now).await.unwrap(),
+            GroupDelete::Missing
+        );
+        // A write naming a member that does not exist is not made.
+        let ghost = ["ghost".to_string()];
+        let g = group("g2", "G2", "{}", &ghost);
+        assert!(s.scim_insert(ScimTable::Groups, &g, now).await.unwrap().is_none());
+        assert!(s.scim_get(ScimTable::Groups, "g2").await.unwrap().is_none());
     }
 }

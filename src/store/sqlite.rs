@@ -8,8 +8,9 @@ use std::time::Duration;
 
 pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// Opens (creating if needed) the database file and runs migrations.
-pub(super) async fn connect(url: &str, settings: &PoolSettings) -> StoreResult<SqlitePool> {
+/// Opens (creating if needed) the database file, runs migrations, and returns the console's
+/// pool and SCIM's (whose time budget `store/scim.rs` sets per checkout).
+pub(super) async fn connect(url: &str, settings: &PoolSettings) -> StoreResult<(SqlitePool, SqlitePool)> {
     let options = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .foreign_keys(true)
@@ -25,11 +26,17 @@ pub(super) async fn connect(url: &str, settings: &PoolSettings) -> StoreResult<S
         // A ping before each acquire is one more hop to the connection's worker thread per
         // query; a local SQLite connection does not go stale between uses.
         .test_before_acquire(false)
-        .connect_with(options)
+        .connect_with(options.clone())
         .await?;
     restrict_to_owner(&filename);
     MIGRATOR.run(&pool).await?;
-    Ok(pool)
+    let scim = SqlitePoolOptions::new()
+        .max_connections(super::SCIM_CONNECTIONS)
+        .acquire_timeout(settings.acquire_timeout)
+        .test_before_acquire(false)
+        .connect_with(options)
+        .await?;
+    Ok((pool, scim))
 }
 
 /// The database holds digests, not secrets, but still nobody else needs to read it.

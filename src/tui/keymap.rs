@@ -76,8 +76,6 @@ actions! {
     WriteFile "write_file" SecretModal "write" "write the secret to a new file (mode 0600)";
     OneLine "one_line" SecretModal "one line" "show the secret unwrapped, for tmux copy mode";
     CopyClientId "copy_client_id" AppList "copy ID" "copy the client ID (list and app page)";
-    Sort "sort" AppList "sort" "sort by name, token expiry or last use";
-    Expiring "expiring" AppList "expiring" "only tokens expiring within N days (type N)";
     Logout "logout" Global "log out" "sign out and end the session on the server";
 }
 

@@ -108,6 +108,20 @@ impl ScimError {
 
 impl From<StoreError> for ScimError {
     fn from(e: StoreError) -> Self {
+        if crate::store::is_over_budget(&e) {
+            return super::caps::over_budget();
+        }
+        // SQLite's own limits ("expression tree is too large", "pattern too complex") refuse
+        // the request, not the server.
+        if let StoreError::Db(db) = &e
+            && let Some(d) = db.as_database_error()
+            && super::caps::is_refused_expression(d.message())
+        {
+            return ScimError::invalid_filter(format!(
+                "the directory cannot run this filter ({}); simplify it",
+                d.message()
+            ));
+        }
         match e {
             StoreError::NotFound => ScimError::not_found("no resource has that id"),
             StoreError::Conflict(what) => ScimError::uniqueness(format!("that {what} is already taken")),

@@ -1,12 +1,16 @@
 //! Every SCIM request: a Dedicated Token of an app with SCIM enabled, within the app's rate.
 
+use super::caps;
 use super::error::ScimError;
+use super::serial::Shared;
 use crate::server::AppState;
 use crate::tokens::VerifyError;
+use axum::Extension;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
 
 fn bearer(req: &Request) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -17,7 +21,12 @@ fn bearer(req: &Request) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn guard(
+    State(state): State<AppState>,
+    Extension(shared): Extension<Arc<Shared>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let Some(token) = bearer(&req) else {
         return ScimError::unauthorized("a Dedicated Token is required: Authorization: Bearer <token>")
             .into_response();
@@ -45,6 +54,25 @@ pub async fn guard(State(state): State<AppState>, mut req: Request, next: Next) 
         e.retry_after = Some(wait);
         return e.into_response();
     }
+    // A bounded number of SCIM requests hold buffers and database time at once, so a flood of
+    // large ones cannot take the memory or the CPU; the rest wait their turn, briefly.
+    let permit = match tokio::time::timeout(caps::QUEUE_WAIT, shared.in_flight.clone().acquire_owned()).await
+    {
+        Ok(Ok(p)) => p,
+        _ => {
+            let mut e = ScimError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "the directory is busy ({} SCIM requests at once); retry shortly",
+                    caps::MAX_IN_FLIGHT
+                ),
+            );
+            e.retry_after = Some(1);
+            return e.into_response();
+        }
+    };
     req.extensions_mut().insert(verified);
-    next.run(req).await
+    let response = next.run(req).await;
+    drop(permit);
+    response
 }

@@ -3,9 +3,11 @@
 use super::error::{SCIM_JSON, ScimError, ScimResult};
 use super::resource::{self, Selection};
 use super::schema::{self, Kind};
-use super::{enterprise, filter, normalize, patch};
+use super::serial::Shared;
+use super::{caps, enterprise, filter, normalize, patch};
 use crate::server::AppState;
-use crate::store::{ScimQuery, ScimRow, ScimTable, ScimWrite};
+use crate::store::{GroupDelete, ScimQuery, ScimRow, ScimTable, ScimWrite};
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
@@ -14,6 +16,8 @@ use axum::response::{IntoResponse, Response};
 use scim_v2::filter::Filter;
 use scim_v2::models::others::{SortOrder, TolerantSearchRequest};
 use serde_json::{Map, Value, json};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// Largest page, and the default page size (LINE WORKS: count defaults to 100, max 100).
 pub const MAX_COUNT: i64 = 100;
@@ -40,8 +44,8 @@ fn respond(status: StatusCode, body: &Value, version: Option<i64>, location: Opt
     r
 }
 
-fn json_body(body: Result<Bytes, BytesRejection>) -> ScimResult<Value> {
-    let bytes = body.map_err(|e| {
+fn body_bytes(body: Result<Bytes, BytesRejection>) -> ScimResult<Bytes> {
+    body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ScimError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -50,9 +54,34 @@ fn json_body(body: Result<Bytes, BytesRejection>) -> ScimResult<Value> {
         } else {
             ScimError::invalid_syntax(format!("could not read the request body: {e}"))
         }
-    })?;
-    serde_json::from_slice(&bytes)
+    })
+}
+
+fn parse_json(bytes: &[u8]) -> ScimResult<Value> {
+    serde_json::from_slice(bytes)
         .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")))
+}
+
+fn json_body(body: Result<Bytes, BytesRejection>) -> ScimResult<Value> {
+    parse_json(&body_bytes(body)?)
+}
+
+/// Inputs up to this size are handled on the async worker: a thread hop costs more than they do.
+const INLINE_BYTES: usize = 16 * 1024;
+
+/// Runs CPU work over `weight` bytes of JSON; large inputs go to the blocking pool so they never
+/// hold up an async worker (and with it `/healthz` and the console).
+async fn cpu<T: Send + 'static>(
+    weight: usize,
+    work: impl FnOnce() -> ScimResult<T> + Send + 'static,
+) -> ScimResult<T> {
+    if weight < INLINE_BYTES {
+        return work();
+    }
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        tracing::error!(error = %e, "SCIM work panicked");
+        ScimError::internal()
+    })?
 }
 
 pub async fn not_found() -> ScimError {
@@ -139,8 +168,12 @@ struct ListParams {
 }
 
 fn parse_filter(raw: &str) -> ScimResult<Filter> {
-    raw.parse::<Filter>()
-        .map_err(|e| ScimError::invalid_filter(format!("the filter does not parse: {e}")))
+    caps::check_filter_text(raw)?;
+    let f = raw
+        .parse::<Filter>()
+        .map_err(|e| ScimError::invalid_filter(format!("the filter does not parse: {e}")))?;
+    caps::check_filter(&f)?;
+    Ok(f)
 }
 
 fn effective(start_index: Option<i64>, count: Option<i64>) -> (i64, i64) {
@@ -196,6 +229,13 @@ impl ListParams {
 
     fn from_search(body: Result<Bytes, BytesRejection>) -> ScimResult<Self> {
         let body = json_body(body)?;
+        if let Some(raw) = body
+            .as_object()
+            .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("filter")))
+            .and_then(|(_, v)| v.as_str())
+        {
+            caps::check_filter_text(raw)?;
+        }
         let req: TolerantSearchRequest = serde_json::from_value(body)
             .map_err(|e| ScimError::invalid_syntax(format!("not a SearchRequest: {e}")))?;
         if !req
@@ -211,7 +251,10 @@ impl ListParams {
         let (start_index, count) = effective(req.start_index, req.count);
         let filter = match req.filter {
             None => None,
-            Some(scim_v2::filter::MaybeFilter::Valid(f)) => Some(f),
+            Some(scim_v2::filter::MaybeFilter::Valid(f)) => {
+                caps::check_filter(&f)?;
+                Some(f)
+            }
             Some(scim_v2::filter::MaybeFilter::Invalid(e)) => {
                 return Err(ScimError::invalid_filter(format!(
                     "the filter does not parse: {}",
@@ -415,49 +458,47 @@ pub async fn get_group(
     get_one(s, Kind::Group, id, q).await
 }
 
-/// Checks members exist, and fills in their `type` and `$ref`.
-async fn resolve_members(
-    state: &AppState,
-    own_id: &str,
-    r: &mut Map<String, Value>,
-) -> ScimResult<Vec<String>> {
+/// A group's member ids, in order, with repeats dropped (the first is kept). Linear.
+fn member_ids(own_id: &str, r: &mut Map<String, Value>) -> ScimResult<Vec<String>> {
     let Some(Value::Array(members)) = r.get_mut("members") else {
         return Ok(Vec::new());
     };
-    let mut ids: Vec<String> = Vec::new();
-    for m in members.iter() {
-        let id = m
-            .get("value")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        if id == own_id {
-            return Err(ScimError::invalid_value("a group cannot be a member of itself"));
-        }
-        if !ids.contains(&id) {
-            ids.push(id);
-        }
-    }
-    let targets = state.store.scim_member_targets(&ids).await?;
-    let mut seen = Vec::new();
+    let mut seen = HashSet::with_capacity(members.len());
+    let mut ids = Vec::with_capacity(members.len());
     members.retain(|m| {
-        let id = m
-            .get("value")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let first = !seen.contains(&id);
-        seen.push(id);
+        let id = m.get("value").and_then(Value::as_str).unwrap_or_default();
+        let first = seen.insert(id.to_owned());
+        if first {
+            ids.push(id.to_owned());
+        }
         first
     });
+    if seen.contains(own_id) {
+        return Err(ScimError::invalid_value("a group cannot be a member of itself"));
+    }
+    Ok(ids)
+}
+
+/// Checks each member exists (`targets`: id → is a group), and fills in `type` and `$ref`.
+fn fill_members(
+    base_url: &str,
+    r: &mut Map<String, Value>,
+    targets: &HashMap<String, bool>,
+) -> ScimResult<()> {
+    let Some(Value::Array(members)) = r.get_mut("members") else {
+        return Ok(());
+    };
     for m in members.iter_mut() {
-        let id = m["value"].as_str().unwrap_or_default().to_owned();
-        let t = targets
-            .iter()
-            .find(|t| t.id == id)
-            .ok_or_else(|| ScimError::invalid_value(format!("member {id} is neither a User nor a Group")))?;
-        let actual = if t.is_group { Kind::Group } else { Kind::User };
         let obj = m.as_object_mut().ok_or_else(ScimError::internal)?;
+        let id = obj
+            .get("value")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let is_group = *targets
+            .get(&id)
+            .ok_or_else(|| ScimError::invalid_value(format!("member {id} is neither a User nor a Group")))?;
+        let actual = if is_group { Kind::Group } else { Kind::User };
         match obj.get("type").and_then(Value::as_str) {
             Some(given) if !given.eq_ignore_ascii_case(actual.name()) => {
                 return Err(ScimError::invalid_value(format!(
@@ -470,66 +511,122 @@ async fn resolve_members(
                 obj.insert("type".into(), actual.name().into());
             }
         }
-        obj.insert(
-            "$ref".into(),
-            resource::location(&state.base_url, actual, &id).into(),
-        );
+        obj.insert("$ref".into(), resource::location(base_url, actual, &id).into());
     }
-    Ok(ids)
+    Ok(())
 }
 
-/// Validated resource → the row to write.
+/// What a create or replace writes, owned.
+struct Prepared {
+    unique: String,
+    external_id: Option<String>,
+    active: bool,
+    text: String,
+    members: Vec<String>,
+}
+
+impl Prepared {
+    fn write<'a>(&'a self, id: &'a str) -> ScimWrite<'a> {
+        ScimWrite {
+            id,
+            unique: &self.unique,
+            external_id: self.external_id.as_deref(),
+            active: self.active,
+            resource: &self.text,
+            members: &self.members,
+        }
+    }
+}
+
+/// A validated resource → the row to write: members resolved, caps checked, serialised.
 async fn prepare(
     state: &AppState,
     kind: Kind,
     id: &str,
     mut r: Map<String, Value>,
-) -> ScimResult<(String, Option<String>, bool, String, Vec<String>)> {
+    weight: usize,
+) -> ScimResult<Prepared> {
+    caps::check_values(kind, &r)?;
     let members = if kind == Kind::Group {
-        resolve_members(state, id, &mut r).await?
+        member_ids(id, &mut r)?
     } else {
         enterprise::check(id, &r)?;
         Vec::new()
     };
-    let unique_key = match kind {
-        Kind::User => "userName",
-        Kind::Group => "displayName",
+    let targets: HashMap<String, bool> = if members.is_empty() {
+        HashMap::new()
+    } else {
+        state
+            .store
+            .scim_member_targets(&members)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t.is_group))
+            .collect()
     };
-    let unique = r
-        .get(unique_key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    let external_id = r.get("externalId").and_then(Value::as_str).map(str::to_owned);
-    let active = r.get("active") != Some(&Value::Bool(false));
-    Ok((unique, external_id, active, Value::Object(r).to_string(), members))
+    let base_url = state.base_url.clone();
+    cpu(weight, move || {
+        fill_members(&base_url, &mut r, &targets)?;
+        let unique_key = match kind {
+            Kind::User => "userName",
+            Kind::Group => "displayName",
+        };
+        let unique = r
+            .get(unique_key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let external_id = r.get("externalId").and_then(Value::as_str).map(str::to_owned);
+        let active = r.get("active") != Some(&Value::Bool(false));
+        let text = Value::Object(r).to_string();
+        caps::check_size(kind, text.len())?;
+        Ok(Prepared {
+            unique,
+            external_id,
+            active,
+            text,
+            members,
+        })
+    })
+    .await
+}
+
+/// A member that vanished between the lookup and the write makes the write retry; the retry's
+/// lookup then names it.
+const WRITE_ATTEMPTS: usize = 5;
+
+fn busy() -> ScimError {
+    ScimError::new(
+        StatusCode::CONFLICT,
+        "the resource is being changed concurrently; retry",
+    )
 }
 
 async fn create(state: AppState, kind: Kind, body: Result<Bytes, BytesRejection>) -> ScimResult<Response> {
-    let mut body = json_body(body)?;
-    normalize::resource(kind, &mut body);
-    let mut r = resource::normalize(kind, &body)?;
+    let bytes = body_bytes(body)?;
+    let weight = bytes.len();
+    let mut r = cpu(weight, move || {
+        let mut body = parse_json(&bytes)?;
+        caps::check_members_in_body(kind, &body)?;
+        normalize::resource(kind, &mut body);
+        resource::normalize(kind, &body)
+    })
+    .await?;
     if kind == Kind::User && !r.contains_key("active") {
         r.insert("active".into(), Value::Bool(true));
     }
     let id = uuid::Uuid::now_v7().to_string();
-    let (unique, external_id, active, text, members) = prepare(&state, kind, &id, r).await?;
-    let row = state
-        .store
-        .scim_insert(
-            table(kind),
-            &ScimWrite {
-                id: &id,
-                unique: &unique,
-                external_id: external_id.as_deref(),
-                active,
-                resource: &text,
-                members: &members,
-            },
-            state.clock.now(),
-        )
-        .await?;
-    show(&state, kind, &row, StatusCode::CREATED, &Selection::default()).await
+    for _ in 0..WRITE_ATTEMPTS {
+        let p = prepare(&state, kind, &id, r.clone(), weight).await?;
+        if let Some(row) = state
+            .store
+            .scim_insert(table(kind), &p.write(&id), state.clock.now())
+            .await?
+        {
+            return show(&state, kind, &row, StatusCode::CREATED, &Selection::default()).await;
+        }
+    }
+    Err(busy())
 }
 
 pub async fn create_user(
@@ -572,61 +669,66 @@ fn check_if_match(headers: &HeaderMap, version: i64) -> ScimResult<()> {
     }
 }
 
-/// Read, change in memory, validate, write once if nobody wrote in between (else retry).
+/// A change to a resource's JSON, run on the blocking pool when the resource is large.
+type Change = Arc<dyn Fn(&mut Map<String, Value>) -> ScimResult<()> + Send + Sync>;
+
+/// Read, change in memory, validate, write. Writes to one resource take turns, so none fails
+/// for a concurrent one; the version check on the write still guards against other instances.
 async fn modify(
     state: &AppState,
+    shared: &Shared,
     kind: Kind,
     id: &str,
     headers: &HeaderMap,
-    change: impl Fn(&mut Map<String, Value>) -> ScimResult<()>,
+    extra_weight: usize,
+    change: Change,
 ) -> ScimResult<ScimRow> {
-    for _ in 0..5 {
+    let _turn = shared.turn(kind, id).await;
+    for _ in 0..WRITE_ATTEMPTS {
         let row = load(state, kind, id).await?;
         check_if_match(headers, row.version)?;
-        let mut r: Map<String, Value> = serde_json::from_str(&row.resource).map_err(|e| {
-            tracing::error!(%id, error = %e, "corrupt SCIM resource");
-            ScimError::internal()
-        })?;
-        change(&mut r)?;
-        let r = resource::normalize(kind, &Value::Object(r))?;
-        let (unique, external_id, active, text, members) = prepare(state, kind, id, r).await?;
+        let weight = row.resource.len() + extra_weight;
+        let change = change.clone();
+        let (text, row_id) = (row.resource, row.id);
+        let r = cpu(weight, move || {
+            let mut r: Map<String, Value> = serde_json::from_str(&text).map_err(|e| {
+                tracing::error!(id = %row_id, error = %e, "corrupt SCIM resource");
+                ScimError::internal()
+            })?;
+            change(&mut r)?;
+            resource::normalize(kind, &Value::Object(r))
+        })
+        .await?;
+        let p = prepare(state, kind, id, r, weight).await?;
         let written = state
             .store
-            .scim_replace(
-                table(kind),
-                &ScimWrite {
-                    id,
-                    unique: &unique,
-                    external_id: external_id.as_deref(),
-                    active,
-                    resource: &text,
-                    members: &members,
-                },
-                row.version,
-                state.clock.now(),
-            )
+            .scim_replace(table(kind), &p.write(id), row.version, state.clock.now())
             .await?;
         if let Some(row) = written {
             return Ok(row);
         }
     }
-    Err(ScimError::new(
-        StatusCode::CONFLICT,
-        "the resource is being changed concurrently; retry",
-    ))
+    Err(busy())
 }
 
 async fn replace(
     state: AppState,
+    shared: Arc<Shared>,
     kind: Kind,
     id: String,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResult<Response> {
-    let mut body = json_body(body)?;
-    normalize::resource(kind, &mut body);
-    let new = resource::normalize(kind, &body)?;
-    let row = modify(&state, kind, &id, &headers, |r| {
+    let bytes = body_bytes(body)?;
+    let weight = bytes.len();
+    let new = cpu(weight, move || {
+        let mut body = parse_json(&bytes)?;
+        caps::check_members_in_body(kind, &body)?;
+        normalize::resource(kind, &mut body);
+        resource::normalize(kind, &body)
+    })
+    .await?;
+    let change: Change = Arc::new(move |r| {
         let kept_active = r.get("active").cloned();
         *r = new.clone();
         // A PUT that leaves `active` out keeps it: it must not quietly reactivate a member
@@ -638,31 +740,34 @@ async fn replace(
             r.insert("active".into(), active);
         }
         Ok(())
-    })
-    .await?;
+    });
+    let row = modify(&state, &shared, kind, &id, &headers, weight, change).await?;
     show(&state, kind, &row, StatusCode::OK, &Selection::default()).await
 }
 
 pub async fn replace_user(
     State(s): State<AppState>,
+    Extension(shared): Extension<Arc<Shared>>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResult<Response> {
-    replace(s, Kind::User, id, headers, body).await
+    replace(s, shared, Kind::User, id, headers, body).await
 }
 
 pub async fn replace_group(
     State(s): State<AppState>,
+    Extension(shared): Extension<Arc<Shared>>,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResult<Response> {
-    replace(s, Kind::Group, id, headers, body).await
+    replace(s, shared, Kind::Group, id, headers, body).await
 }
 
 async fn patch_one(
     state: AppState,
+    shared: Arc<Shared>,
     kind: Kind,
     id: String,
     headers: HeaderMap,
@@ -670,59 +775,74 @@ async fn patch_one(
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResult<Response> {
     let sel = selection_of(q.as_deref())?;
-    let mut body = json_body(body)?;
-    normalize::patch(kind, &mut body);
-    let op = patch::parse(&body)?;
-    let row = modify(&state, kind, &id, &headers, |r| {
-        patch::apply(kind, r, &op.operations)
+    let bytes = body_bytes(body)?;
+    let weight = bytes.len();
+    let op = cpu(weight, move || {
+        let mut body = parse_json(&bytes)?;
+        // The caps count what the client sent, before normalisation rewrites it.
+        caps::check_patch_body(kind, &body)?;
+        normalize::patch(kind, &mut body);
+        patch::parse(&body)
     })
     .await?;
+    let change: Change = Arc::new(move |r| patch::apply(kind, r, &op.operations));
+    let row = modify(&state, &shared, kind, &id, &headers, weight, change).await?;
     show(&state, kind, &row, StatusCode::OK, &sel).await
 }
 
 pub async fn patch_user(
     State(s): State<AppState>,
+    Extension(shared): Extension<Arc<Shared>>,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResult<Response> {
-    patch_one(s, Kind::User, id, headers, q, body).await
+    patch_one(s, shared, Kind::User, id, headers, q, body).await
 }
 
 pub async fn patch_group(
     State(s): State<AppState>,
+    Extension(shared): Extension<Arc<Shared>>,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResult<Response> {
-    patch_one(s, Kind::Group, id, headers, q, body).await
+    patch_one(s, shared, Kind::Group, id, headers, q, body).await
 }
 
 /// DELETE deactivates a user, as LINE WORKS does; a later GET shows `active: false`.
 pub async fn delete_user(
     State(s): State<AppState>,
+    Extension(shared): Extension<Arc<Shared>>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ScimResult<Response> {
-    modify(&s, Kind::User, &id, &headers, |r| {
+    let change: Change = Arc::new(|r| {
         r.insert("active".into(), Value::Bool(false));
         Ok(())
-    })
-    .await?;
+    });
+    modify(&s, &shared, Kind::User, &id, &headers, 0, change).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Deletes a group in its turn. With `If-Match`, the version checked is the version deleted:
+/// the store deletes only if it is still current.
 pub async fn delete_group(
     State(s): State<AppState>,
+    Extension(shared): Extension<Arc<Shared>>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ScimResult<Response> {
+    let _turn = shared.turn(Kind::Group, &id).await;
     let row = load(&s, Kind::Group, &id).await?;
     check_if_match(&headers, row.version)?;
-    if !s.store.scim_delete_group(&id, s.clock.now()).await? {
-        return Err(ScimError::not_found(format!("no Group has id {id}")));
+    let expected = headers.contains_key(header::IF_MATCH).then_some(row.version);
+    match s.store.scim_delete_group(&id, expected, s.clock.now()).await? {
+        GroupDelete::Deleted => Ok(StatusCode::NO_CONTENT.into_response()),
+        GroupDelete::Missing => Err(ScimError::not_found(format!("no Group has id {id}"))),
+        // Changed by another instance between the read and the delete.
+        GroupDelete::Changed(version) => check_if_match(&headers, version).and(Err(busy())),
     }
-    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -8,6 +8,7 @@
 //! - [`filter`]: filter → SQL translation; [`patch`]: PATCH operations;
 //! - [`handlers`]: discovery, Users, Groups and `/.search`.
 
+pub mod caps;
 pub mod enterprise;
 pub mod error;
 pub mod filter;
@@ -17,11 +18,17 @@ pub mod normalize;
 pub mod patch;
 pub mod resource;
 pub mod schema;
+mod serial;
 
 use super::AppState;
-use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Extension, Router};
+use error::{SCIM_JSON, ScimError};
+use std::sync::Arc;
 
 /// Largest SCIM request body.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -65,5 +72,33 @@ pub fn router(state: AppState) -> Router<AppState> {
             crate::server::activity::record,
         ))
         .layer(axum::middleware::from_fn_with_state(state, guard::guard))
+        .layer(Extension(Arc::new(serial::Shared::default())))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn(scim_json))
+}
+
+/// Every error under `/scim/v2` is a SCIM Error in `application/scim+json`, including the
+/// ones axum writes itself (a path that is not UTF-8, say) as plain text.
+async fn scim_json(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_scim = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(SCIM_JSON.as_bytes()));
+    if is_scim || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let detail = match text.trim() {
+        "" => status.canonical_reason().unwrap_or("error").to_owned(),
+        t => t.to_owned(),
+    };
+    if status.is_server_error() {
+        tracing::error!(%status, %detail, "SCIM: a non-SCIM error response");
+    }
+    ScimError::new(status, detail).into_response()
 }

@@ -7,6 +7,7 @@ use super::schema::{self, Attr, Kind, Mutability, Ty};
 use scim_v2::filter::{AttrExp, CompValue, CompareOp, PatchPath, ValFilter};
 use scim_v2::models::others::{OperationTarget, PatchOp, PatchOperation};
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -285,16 +286,20 @@ fn multi(obj: &mut Map<String, Value>, attr: &Attr, op: Op, value: Option<&Value
                 *list = Value::Array(Vec::new());
             }
             let list = list.as_array_mut().expect("made an array");
+            // Linear: values are compared by their JSON text (object keys are sorted).
+            let mut present: HashSet<String> = list.iter().map(Value::to_string).collect();
+            let mut new_primary = None;
             for item in as_items(value) {
-                if list.contains(&item) {
+                if !present.insert(item.to_string()) {
                     continue;
                 }
-                let primary = is_primary(&item);
-                list.push(item);
-                if primary {
-                    let last = list.len() - 1;
-                    clear_other_primaries(list, last);
+                if is_primary(&item) {
+                    new_primary = Some(list.len());
                 }
+                list.push(item);
+            }
+            if let Some(keep) = new_primary {
+                clear_other_primaries(list, keep);
             }
         }
         Op::Remove => {
@@ -339,6 +344,46 @@ fn eq_terms(f: &ValFilter, out: &mut Map<String, Value>) -> bool {
     }
 }
 
+/// A string as compared under `sub`'s caseExact (as [`filter::matches`] compares).
+fn fold(sub: &Attr, s: &str) -> String {
+    if sub.case_exact {
+        s.to_owned()
+    } else {
+        s.to_lowercase()
+    }
+}
+
+/// A value filter that is `sub eq "x"`, or an `or` of such terms over one string
+/// sub-attribute: that sub-attribute and the set of (case-folded) strings it matches.
+fn eq_set<'a>(parent: &'a Attr, f: &ValFilter) -> Option<(&'a Attr, HashSet<String>)> {
+    fn term<'a, 'f>(parent: &'a Attr, f: &'f ValFilter) -> Option<(&'a Attr, &'f str)> {
+        match f {
+            ValFilter::Attr(AttrExp::Comparison(p, CompareOp::Eq, CompValue::Str(s)))
+                if p.uri.is_none() && p.sub_attr.is_none() =>
+            {
+                let sub = parent.sub_attr(&p.name)?;
+                matches!(sub.ty, Ty::String | Ty::Reference).then_some((sub, s.as_str()))
+            }
+            _ => None,
+        }
+    }
+    let terms: Vec<&ValFilter> = match f {
+        ValFilter::Or(items) => items.as_slice().iter().collect(),
+        single => vec![single],
+    };
+    let mut sub = None;
+    let mut wanted = HashSet::with_capacity(terms.len());
+    for t in terms {
+        let (s, v) = term(parent, t)?;
+        if sub.is_some_and(|prev: &Attr| prev.name != s.name) {
+            return None;
+        }
+        sub = Some(s);
+        wanted.insert(fold(s, v));
+    }
+    Some((sub?, wanted))
+}
+
 /// `attr[filter]` or `attr[filter].sub` inside `obj`.
 fn filtered(
     obj: &mut Map<String, Value>,
@@ -353,9 +398,23 @@ fn filtered(
         _ => Vec::new(),
     };
     let mut hit = Vec::new();
-    for (i, item) in list.iter().enumerate() {
-        if filter::matches(attr, item, f)? {
-            hit.push(i);
+    if let Some((sub, wanted)) = eq_set(attr, f) {
+        // `members[value eq "a" or value eq "b" …]` (an Entra ID removal list): one set lookup
+        // per element instead of every term against every element.
+        for (i, item) in list.iter().enumerate() {
+            if item
+                .get(sub.name)
+                .and_then(Value::as_str)
+                .is_some_and(|v| wanted.contains(&fold(sub, v)))
+            {
+                hit.push(i);
+            }
+        }
+    } else {
+        for (i, item) in list.iter().enumerate() {
+            if filter::matches(attr, item, f)? {
+                hit.push(i);
+            }
         }
     }
     let outcome = (|| {
@@ -398,9 +457,13 @@ fn filtered(
         }
         match (op, sub) {
             (Op::Remove, None) => {
+                let mut gone = vec![false; list.len()];
+                for &i in &hit {
+                    gone[i] = true;
+                }
                 let mut i = 0;
                 list.retain(|_| {
-                    let keep = !hit.contains(&i);
+                    let keep = !gone[i];
                     i += 1;
                     keep
                 });
