@@ -360,3 +360,31 @@ async fn refusal_counts_are_written_when_the_window_closes_or_the_server_stops()
     );
     server.shutdown().await.unwrap();
 }
+
+/// Different reasons in the same minute are not folded together: an expired token and a
+/// revoked one of the same app make a row each.
+#[tokio::test]
+async fn different_reasons_in_one_minute_are_kept_apart() {
+    let (env, clock) = env().await;
+    let first = env.token.expose_secret().to_owned();
+    clock.advance(time::Duration::days(91));
+    assert_eq!(get_users(&env, &first).await, StatusCode::UNAUTHORIZED);
+    let console = env.server.login("dev").await;
+    let second = console.issue_token(env.app).await.unwrap().token;
+    console.revoke_token(env.app).await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            get_users(&env, second.expose_secret()).await,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(get_users(&env, &first).await, StatusCode::UNAUTHORIZED);
+    }
+    let seen = failures(&env, &console).await;
+    let details: Vec<&str> = seen.iter().filter_map(|e| e.detail.as_deref()).collect();
+    assert_eq!(
+        details,
+        ["the token has been revoked", "the token has expired"],
+        "{seen:#?}"
+    );
+    env.server.shutdown().await.unwrap();
+}

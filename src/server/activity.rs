@@ -83,12 +83,15 @@ pub struct Recorder {
     tx: mpsc::Sender<Msg>,
     dropped: Arc<AtomicU64>,
     tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
-    /// Refusals of an app's token, collapsed per app and status (see [`Recorder::refusal`]).
-    refusals: Arc<Mutex<HashMap<(Uuid, u16), Collapsed>>>,
+    /// Refusals of an app's token, collapsed per app, status and reason (see [`Recorder::refusal`]).
+    refusals: Arc<Mutex<HashMap<RefusalKey, Collapsed>>>,
     clock: Arc<dyn Clock>,
 }
 
-/// The open collapse window of one app's refusals with one status.
+/// App, status and reason of a refusal: one collapse window each.
+type RefusalKey = (Uuid, u16, String);
+
+/// The open collapse window of one app's refusals with one status and reason.
 struct Collapsed {
     since: time::OffsetDateTime,
     /// The refusal recorded when the window opened; the summary row repeats it.
@@ -124,7 +127,7 @@ impl Collapsed {
 
 /// One row per app and refusal status per window, and a row counting the rest once it closes.
 pub const REFUSAL_WINDOW: time::Duration = time::Duration::minutes(1);
-/// Open windows kept at most (one per app and status; only real apps have one).
+/// Open windows kept at most (one per app, status and reason; only real apps have one).
 const REFUSAL_KEYS: usize = 10_000;
 
 impl Recorder {
@@ -167,7 +170,8 @@ impl Recorder {
         let mut rows = Vec::with_capacity(2);
         {
             let mut open = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
-            let key = (row.app_id, row.status);
+            // The reason is the server's own sentence (revoked, expired, over the rate…).
+            let key = (row.app_id, row.status, row.detail.clone().unwrap_or_default());
             match open.get_mut(&key) {
                 Some(c) if !c.closed(now) => c.more += 1,
                 Some(c) => {
@@ -218,7 +222,7 @@ impl Recorder {
 
     fn sweep_locked(
         &self,
-        open: &mut HashMap<(Uuid, u16), Collapsed>,
+        open: &mut HashMap<RefusalKey, Collapsed>,
         now: time::OffsetDateTime,
         rows: &mut Vec<NewActivity>,
     ) {
