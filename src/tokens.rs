@@ -80,6 +80,43 @@ pub enum VerifyError {
     Store(#[from] StoreError),
 }
 
+/// The app a refused token still speaks for. Only a token with our signature names its app (we
+/// signed its client ID and id), and only one whose stored row is that app's: a made-up or
+/// foreign token names none, so it cannot be used to fill an app's records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenApp {
+    pub app_id: Uuid,
+    pub client_id: String,
+}
+
+/// A refused token: why, and the app it speaks for when that is certain.
+#[derive(Debug)]
+pub struct Refusal {
+    pub error: VerifyError,
+    pub app: Option<TokenApp>,
+}
+
+impl Refusal {
+    fn of(error: VerifyError, app: &TokenApp) -> Self {
+        Refusal {
+            error,
+            app: Some(app.clone()),
+        }
+    }
+}
+
+impl From<VerifyError> for Refusal {
+    fn from(error: VerifyError) -> Self {
+        Refusal { error, app: None }
+    }
+}
+
+impl From<StoreError> for Refusal {
+    fn from(e: StoreError) -> Self {
+        VerifyError::Store(e).into()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum IssueTokenError {
     #[error("no such app")]
@@ -311,9 +348,15 @@ impl TokenService {
         }
     }
 
-    /// Verifies a presented token and renews it. This is what the SCIM API calls on every
-    /// request.
+    /// Verifies a presented token and renews it.
     pub async fn verify(&self, token: &str) -> Result<VerifiedToken, VerifyError> {
+        self.check(token).await.map_err(|r| r.error)
+    }
+
+    /// [`TokenService::verify`], and on refusal the app the token still speaks for (a revoked,
+    /// expired or superseded token of ours, or one whose app has SCIM off). This is what the
+    /// SCIM API calls on every request.
+    pub async fn check(&self, token: &str) -> Result<VerifiedToken, Refusal> {
         // The cache is keyed by the token's digest: a hit means these exact bytes were verified
         // (signature and stored digest) moments ago, so the signature check can be skipped.
         let digest = secret::digest(token);
@@ -331,10 +374,14 @@ impl TokenService {
                 let claims = self.decode(token)?;
                 let entry = self.load(claims.jti, &claims.client_id).await?;
                 if !secret::digest_eq(&entry.digest, &digest) {
-                    return Err(VerifyError::Unknown);
+                    return Err(VerifyError::Unknown.into());
                 }
                 entry
             }
+        };
+        let app = TokenApp {
+            app_id: entry.app_id,
+            client_id: entry.client_id.clone(),
         };
         let now = self.clock.now();
         if entry.renewed_at + self.config.validity <= now {
@@ -346,11 +393,11 @@ impl TokenService {
                 .expire_token_if_idle(entry.token_id, now - self.config.validity)
                 .await?
             {
-                return Err(VerifyError::Expired);
+                return Err(Refusal::of(VerifyError::Expired, &app));
             }
             entry = self.load(entry.token_id, &entry.client_id).await?;
             if entry.renewed_at + self.config.validity <= now {
-                return Err(VerifyError::Expired);
+                return Err(Refusal::of(VerifyError::Expired, &app));
             }
         }
         if !entry.used || now - entry.renewed_at >= self.config.renew_interval {
@@ -359,7 +406,9 @@ impl TokenService {
             if !self.store.record_token_use(entry.token_id, now).await? {
                 self.lock_cache().entries.remove(&digest);
                 let reloaded = self.load(entry.token_id, &entry.client_id).await;
-                return Err(reloaded.err().unwrap_or(VerifyError::Revoked));
+                return Err(reloaded
+                    .err()
+                    .unwrap_or_else(|| Refusal::of(VerifyError::Revoked, &app)));
             }
             entry.renewed_at = entry.renewed_at.max(now);
             entry.used = true;
@@ -398,22 +447,26 @@ impl TokenService {
         Ok(data.claims)
     }
 
-    async fn load(&self, jti: Uuid, client_id: &str) -> Result<CachedToken, VerifyError> {
+    async fn load(&self, jti: Uuid, client_id: &str) -> Result<CachedToken, Refusal> {
         let row = self
             .store
             .token_for_verify(jti)
             .await?
             .ok_or(VerifyError::Unknown)?;
         if row.client_id != client_id {
-            return Err(VerifyError::Unknown);
+            return Err(VerifyError::Unknown.into());
         }
+        let app = TokenApp {
+            app_id: row.token.app_id,
+            client_id: row.client_id.clone(),
+        };
         match row.token.state {
-            TokenState::Revoked => return Err(VerifyError::Revoked),
-            TokenState::Expired => return Err(VerifyError::Expired),
+            TokenState::Revoked => return Err(Refusal::of(VerifyError::Revoked, &app)),
+            TokenState::Expired => return Err(Refusal::of(VerifyError::Expired, &app)),
             TokenState::Active => {}
         }
         if !row.scim_enabled {
-            return Err(VerifyError::ScimDisabled);
+            return Err(Refusal::of(VerifyError::ScimDisabled, &app));
         }
         Ok(CachedToken {
             checked: Instant::now(),

@@ -190,23 +190,39 @@ fn age_token(db_url: &str, days: i64) {
         .unwrap();
     rt.block_on(async {
         use sqlx::ConnectOptions;
-        let mut conn = db_url
-            .parse::<sqlx::sqlite::SqliteConnectOptions>()
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
         let ms = days * 86_400_000;
-        let done = sqlx::query(
-            "UPDATE dedicated_tokens SET issued_at = issued_at - ?1, \
-             last_used_at = CASE WHEN last_used_at IS NULL THEN NULL ELSE last_used_at - ?1 END \
-             WHERE state = 'active'",
-        )
-        .bind(ms)
-        .execute(&mut conn)
-        .await
-        .unwrap();
-        assert_eq!(done.rows_affected(), 1);
+        let sql = "UPDATE dedicated_tokens SET issued_at = issued_at - $1, \
+             last_used_at = CASE WHEN last_used_at IS NULL THEN NULL ELSE last_used_at - $1 END \
+             WHERE state = 'active'";
+        // The harness may have put the server on PostgreSQL (DEVCONSOLE_TEST_DATABASE_URL).
+        let done = if db_url.starts_with("postgres") {
+            let mut conn = db_url
+                .parse::<sqlx::postgres::PgConnectOptions>()
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            sqlx::query(sql)
+                .bind(ms)
+                .execute(&mut conn)
+                .await
+                .unwrap()
+                .rows_affected()
+        } else {
+            let mut conn = db_url
+                .parse::<sqlx::sqlite::SqliteConnectOptions>()
+                .unwrap()
+                .connect()
+                .await
+                .unwrap();
+            sqlx::query(sql)
+                .bind(ms)
+                .execute(&mut conn)
+                .await
+                .unwrap()
+                .rows_affected()
+        };
+        assert_eq!(done, 1);
     });
 }
 

@@ -26,10 +26,30 @@ async fn break_audit(db: &common::TestDb, only: Option<&str>) {
             )
             .await
         }
-        // PostgreSQL: CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS
-        // $$ BEGIN RAISE EXCEPTION 'audit disk full'; END $$; then CREATE TRIGGER refuse_audit
-        // BEFORE INSERT ON audit_events FOR EACH ROW [WHEN (NEW.action = '…')] EXECUTE FUNCTION
-        // refuse_audit(); and DROP TRIGGER refuse_audit ON audit_events to mend.
+        (common::Backend::Postgres, only) => {
+            db.execute(
+                "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'audit disk full'; END $$",
+            )
+            .await;
+            match only {
+                Some("token.issue") => {
+                    db.execute(
+                        "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events FOR EACH ROW \
+                         WHEN (NEW.action = 'token.issue') EXECUTE FUNCTION refuse_audit()",
+                    )
+                    .await
+                }
+                None => {
+                    db.execute(
+                        "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events FOR EACH ROW \
+                         EXECUTE FUNCTION refuse_audit()",
+                    )
+                    .await
+                }
+                Some(other) => panic!("no audit breaker for {other:?}"),
+            }
+        }
         (backend, only) => panic!("no audit breaker for {backend:?} / {only:?}"),
     };
 }
@@ -37,6 +57,7 @@ async fn break_audit(db: &common::TestDb, only: Option<&str>) {
 async fn mend_audit(db: &common::TestDb) {
     match db.backend() {
         common::Backend::Sqlite => db.execute("DROP TRIGGER refuse_audit").await,
+        common::Backend::Postgres => db.execute("DROP TRIGGER refuse_audit ON audit_events").await,
     };
 }
 

@@ -440,11 +440,31 @@ async fn deleting_a_group_checks_if_match_and_never_loses_a_concurrent_update() 
 }
 
 /// 20,000 users written straight into the database (through HTTP this would take minutes).
-const SEED_USERS: &str = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) \
-     INSERT INTO scim_users (id, user_name, user_name_key, external_id, active, resource, version, created_at, updated_at) \
-     SELECT 'seed-' || i, 'user' || i || '@example.com', 'user' || i || '@example.com', NULL, TRUE, \
-     '{\"userName\":\"user' || i || '@example.com\",\"active\":true,\"emails\":[{\"value\":\"user' || i || '@example.com\",\"type\":\"work\"},{\"value\":\"home' || i || '@example.org\",\"type\":\"home\"}]}', \
-     1, 0, 0 FROM n";
+/// `$resource` is the SQL text of the JSON; PostgreSQL stores it as JSONB, which takes an explicit cast.
+macro_rules! seed_users {
+    ($resource:expr) => {
+        concat!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) \
+             INSERT INTO scim_users (id, user_name, user_name_key, external_id, active, resource, version, created_at, updated_at) \
+             SELECT 'seed-' || i, 'user' || i || '@example.com', 'user' || i || '@example.com', NULL, TRUE, ",
+            $resource,
+            ", 1, 0, 0 FROM n"
+        )
+    };
+}
+/// Each seeded user's JSON, as SQL text.
+macro_rules! seed_resource {
+    () => {
+        "'{\"userName\":\"user' || i || '@example.com\",\"active\":true,\"emails\":[{\"value\":\"user' || i || '@example.com\",\"type\":\"work\"},{\"value\":\"home' || i || '@example.org\",\"type\":\"home\"}]}'"
+    };
+}
+
+fn seed_users_sql(backend: common::Backend) -> &'static str {
+    match backend {
+        common::Backend::Sqlite => seed_users!(seed_resource!()),
+        common::Backend::Postgres => seed_users!(concat!("CAST(", seed_resource!(), " AS jsonb)")),
+    }
+}
 
 #[tokio::test]
 async fn every_scim_query_has_a_time_budget_and_running_past_it_is_too_many_not_500() {
@@ -453,7 +473,13 @@ async fn every_scim_query_has_a_time_budget_and_running_past_it_is_too_many_not_
         c.scim_query_budget = std::time::Duration::from_millis(100);
     }))
     .await;
-    assert_eq!(env.server.db.execute(SEED_USERS).await, 20_000);
+    assert_eq!(
+        env.server
+            .db
+            .execute(seed_users_sql(env.server.db.backend()))
+            .await,
+        20_000
+    );
     // Within the caps (25 × 2 = 50 terms, short values) but a scan of every user's emails per term:
     // seconds of work, many times the budget.
     let heavy = (0..25)

@@ -36,10 +36,34 @@ pub struct ServeArgs {
     pub activity_max_rows_per_app: u32,
     #[command(flatten)]
     pub net: server::listener::ServeNetArgs,
+    #[command(flatten)]
+    pub pool: PoolArgs,
     /// Serve Prometheus metrics at http://ADDR/metrics on a separate listener (off by default;
     /// keep it on a private address).
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
+}
+
+/// Database pool settings.
+#[derive(Debug, clap::Args)]
+pub struct PoolArgs {
+    /// Database connections per instance (PostgreSQL: keep instances × this under the
+    /// server's max_connections).
+    #[arg(long, env = "DEVCONSOLE_DB_POOL_SIZE", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_pool_size: u32,
+    /// Milliseconds one SCIM database call may run before it is stopped and refused with
+    /// 400 tooMany (SQLite: interrupted; PostgreSQL: statement_timeout).
+    #[arg(long, alias = "scim-statement-timeout-ms", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub scim_query_budget_ms: u64,
+}
+
+impl PoolArgs {
+    fn apply(&self, config: &mut ServerConfig) {
+        config.pool.max_connections = self.db_pool_size;
+        config.scim_query_budget = std::time::Duration::from_millis(self.scim_query_budget_ms);
+    }
 }
 
 /// The longest renew interval: one minute less than the 90-day validity, or a token in use
@@ -80,6 +104,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     config.activity.max_age = time::Duration::days(i64::from(args.activity_retention_days));
     config.activity.max_rows_per_app = i64::from(args.activity_max_rows_per_app);
     args.net.apply(&mut config);
+    args.pool.apply(&mut config);
     config.metrics_listen = args.metrics_listen;
     let running = server::start(config).await?;
     if let Some(addr) = running.metrics_addr() {

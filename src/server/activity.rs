@@ -10,11 +10,13 @@
 
 use super::AppState;
 use super::auth::Caller;
-use super::error::{ApiError, ApiQuery};
+use super::console::{PageBounds, PageQuery};
+use super::error::ApiError;
 use crate::clock::Clock;
 use crate::store::{ActivityQuery, NewActivity, Store};
+use crate::tokens::TokenApp;
 use crate::tokens::VerifiedToken;
-use crate::wire::{ActivityPage, ErrorCode, Outcome, ScimOperation, ScimResourceType};
+use crate::wire::{ActivityPage, Outcome, ScimOperation, ScimResourceType};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Request, State};
 use axum::http::{Method, StatusCode};
@@ -23,8 +25,9 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router, routing::get};
 use serde::Deserialize;
 use serde_json::Value;
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -72,8 +75,22 @@ enum Msg {
 pub struct Recorder {
     tx: mpsc::Sender<Msg>,
     dropped: Arc<AtomicU64>,
-    tasks: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    /// Refusals of an app's token, collapsed per app and status (see [`Recorder::refusal`]).
+    refusals: Arc<Mutex<HashMap<(Uuid, u16), Collapsed>>>,
 }
+
+/// The open collapse window of one app's refusals with one status.
+struct Collapsed {
+    since: time::OffsetDateTime,
+    /// Refusals in the window after the one recorded.
+    more: u64,
+}
+
+/// One row per app and refusal status per window; the next row says how many were folded in.
+pub const REFUSAL_WINDOW: time::Duration = time::Duration::minutes(1);
+/// Open windows kept at most (one per app and status; only real apps have one).
+const REFUSAL_KEYS: usize = 10_000;
 
 impl Recorder {
     /// Starts the writer and the pruner on the current runtime.
@@ -86,8 +103,54 @@ impl Recorder {
         Recorder {
             tx,
             dropped: Arc::new(AtomicU64::new(0)),
-            tasks: Arc::new(std::sync::Mutex::new(tasks)),
+            tasks: Arc::new(Mutex::new(tasks)),
+            refusals: Arc::default(),
         }
+    }
+
+    /// Records a refusal of an app's token, collapsed: the first in a window is recorded at
+    /// once, the rest of that window only counted, and the first one after the window carries
+    /// the count ("…; 57 more like this since …"). A sync job retrying with a revoked token
+    /// every second thus writes one row a minute, not sixty.
+    pub fn refusal(&self, mut row: NewActivity) {
+        let now = row.at;
+        {
+            let mut open = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
+            let key = (row.app_id, row.status);
+            match open.get_mut(&key) {
+                Some(c) if now >= c.since && now - c.since < REFUSAL_WINDOW => {
+                    c.more += 1;
+                    return;
+                }
+                Some(c) => {
+                    if c.more > 0 {
+                        let more = format!(
+                            "{} more like this since {}",
+                            c.more,
+                            c.since
+                                .format(&time::format_description::well_known::Rfc3339)
+                                .unwrap_or_default()
+                        );
+                        row.detail = Some(match row.detail.take() {
+                            Some(d) => format!("{d}; {more}"),
+                            None => more,
+                        });
+                    }
+                    *c = Collapsed { since: now, more: 0 };
+                }
+                None => {
+                    if open.len() >= REFUSAL_KEYS {
+                        open.retain(|_, c| now < c.since || now - c.since < REFUSAL_WINDOW);
+                    }
+                    if open.len() >= REFUSAL_KEYS {
+                        self.dropped.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                    open.insert(key, Collapsed { since: now, more: 0 });
+                }
+            }
+        }
+        self.record(row);
     }
 
     /// Queues a row; never waits. A full queue drops the row (and counts it).
@@ -198,6 +261,49 @@ fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
+/// What a SCIM request does, from its method and path.
+fn operation(method: &Method, path: &str) -> ScimOperation {
+    match *method {
+        Method::POST if path.ends_with(".search") => ScimOperation::Read,
+        Method::POST => ScimOperation::Create,
+        Method::PUT => ScimOperation::Replace,
+        Method::PATCH => ScimOperation::Patch,
+        Method::DELETE => ScimOperation::Delete,
+        _ => ScimOperation::Read,
+    }
+}
+
+/// The SCIM guard refused `req` although its token names `app` (a revoked, expired or
+/// superseded token of the app, SCIM off, over the app's rate, the server busy): recorded
+/// against the app (collapsed, [`Recorder::refusal`]) and marked for the metrics layer.
+pub fn refused(
+    state: &AppState,
+    req: &Request,
+    app: &TokenApp,
+    error: super::scim::error::ScimError,
+) -> Response {
+    let path = req.uri().path();
+    let (resource_type, path_id) = target(path);
+    let detail = clip(&error.detail, DETAIL_MAX);
+    let mut response = error.into_response();
+    state.activity.refusal(NewActivity {
+        app_id: app.app_id,
+        at: state.clock.now(),
+        operation: operation(req.method(), path),
+        resource_type,
+        resource_id: path_id.map(|s| clip(s, ID_MAX)),
+        name: None,
+        status: response.status().as_u16(),
+        outcome: Outcome::Failure,
+        scim_type: None,
+        detail: Some(detail),
+    });
+    response
+        .extensions_mut()
+        .insert(super::metrics::ScimApp(app.client_id.clone()));
+    response
+}
+
 /// Records each SCIM write, and each failed read, of the token's app.
 pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(token) = req.extensions().get::<VerifiedToken>().cloned() else {
@@ -206,14 +312,7 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let (resource_type, path_id) = target(&path);
-    let operation = match method {
-        Method::POST if path.ends_with(".search") => ScimOperation::Read,
-        Method::POST => ScimOperation::Create,
-        Method::PUT => ScimOperation::Replace,
-        Method::PATCH => ScimOperation::Patch,
-        Method::DELETE => ScimOperation::Delete,
-        _ => ScimOperation::Read,
-    };
+    let operation = operation(&method, &path);
     let path_id = path_id.map(|s| clip(s, ID_MAX));
     // A create or replace names its resource in the body: keep a copy to name failures too.
     let (req, sent_name) = if matches!(operation, ScimOperation::Create | ScimOperation::Replace) {
@@ -314,16 +413,19 @@ pub fn routes() -> Router<AppState> {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ActivityParams {
-    limit: Option<i64>,
-    cursor: Option<String>,
     outcome: Option<Outcome>,
     resource: Option<ScimResourceType>,
+}
+
+impl PageBounds for ActivityParams {
+    const DEFAULT: i64 = 50;
+    const MAX: i64 = PAGE_MAX;
 }
 
 async fn list_all(
     State(state): State<AppState>,
     caller: Caller,
-    ApiQuery(q): ApiQuery<ActivityParams>,
+    q: PageQuery<ActivityParams>,
 ) -> ApiResult<Json<ActivityPage>> {
     list(&state, &caller, None, q).await
 }
@@ -332,7 +434,7 @@ async fn list_app(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
-    ApiQuery(q): ApiQuery<ActivityParams>,
+    q: PageQuery<ActivityParams>,
 ) -> ApiResult<Json<ActivityPage>> {
     caller.require_developers_authority()?;
     if state.store.app(id).await?.is_none() {
@@ -345,43 +447,22 @@ async fn list(
     state: &AppState,
     caller: &Caller,
     app_id: Option<Uuid>,
-    q: ActivityParams,
+    q: PageQuery<ActivityParams>,
 ) -> ApiResult<Json<ActivityPage>> {
     caller.require_developers_authority()?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=PAGE_MAX).contains(&limit) {
-        return Err(ApiError::bad_request(
-            ErrorCode::InvalidQuery,
-            format!("limit must be between 1 and {PAGE_MAX}"),
-        ));
-    }
-    let before_id = q
-        .cursor
-        .as_deref()
-        .map(|c| {
-            c.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
-                ApiError::bad_request(
-                    ErrorCode::InvalidQuery,
-                    "cursor is not one this server handed out; pass next_cursor back unchanged",
-                )
-            })
-        })
-        .transpose()?;
     // Calls answered a moment ago may still be queued: a reader sees its own sync.
     state.activity.flush().await;
     let events = state
         .store
         .list_activity(&ActivityQuery {
             app_id,
-            outcome: q.outcome,
-            resource_type: q.resource,
-            before_id,
-            limit,
+            outcome: q.filter.outcome,
+            resource_type: q.filter.resource,
+            before_id: q.before_id,
+            limit: q.limit,
         })
         .await?;
-    let next_cursor = (events.len() as i64 == limit)
-        .then(|| events.last().map(|e| e.id.to_string()))
-        .flatten();
+    let next_cursor = q.next_cursor(events.len(), events.last().map(|e| e.id));
     Ok(Json(ActivityPage { events, next_cursor }))
 }
 

@@ -5,7 +5,7 @@
 //! a half-done change behind.
 
 use super::auth::{self, Caller, ClientAddr};
-use super::error::{ApiJson, ApiQuery, AppId};
+use super::error::{ApiJson, AppId};
 use super::{ApiError, AppState};
 use crate::secret;
 use crate::store::{AppRecord, AuditFilter, NameKeys, NewApp, NewAuditEvent, StoreError, Tx};
@@ -617,55 +617,137 @@ async fn put_sso(
     Ok(Json(req))
 }
 
+// ---- paged lists ------------------------------------------------------------------------------
+
+/// A list's page sizes: `limit` defaults to `DEFAULT` and may be at most `MAX`.
+pub trait PageBounds {
+    const DEFAULT: i64;
+    const MAX: i64;
+}
+
+/// Why a list query's paging half was refused. Both answer 400 `invalid_query`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PageError {
+    #[error("limit must be a whole number between 1 and {max}")]
+    Limit { max: i64 },
+    #[error("cursor is not one this server handed out; pass next_cursor back unchanged")]
+    Cursor,
+}
+
+impl From<PageError> for ApiError {
+    fn from(e: PageError) -> Self {
+        ApiError::bad_request(ErrorCode::InvalidQuery, e.to_string())
+    }
+}
+
+/// The query of a paged, newest-first list: `limit` and `cursor` (the `next_cursor` of the
+/// previous page, which is the last row id shown), checked once here for every list; the rest
+/// of the query string is the list's own filter `F` (with its own unknown-field checks).
+#[derive(Debug)]
+pub struct PageQuery<F> {
+    pub filter: F,
+    pub limit: i64,
+    /// Only rows older than this id.
+    pub before_id: Option<i64>,
+}
+
+impl<F: PageBounds> PageQuery<F> {
+    /// Parses a raw query string.
+    pub fn parse(query: &str) -> Result<Self, ApiError>
+    where
+        F: serde::de::DeserializeOwned,
+    {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+            .map_err(|e| ApiError::bad_request(ErrorCode::InvalidQuery, e.to_string()))?;
+        let (mut limit, mut cursor, mut rest) = (Vec::new(), Vec::new(), Vec::new());
+        for (k, v) in pairs {
+            match k.as_str() {
+                "limit" => limit.push(v),
+                "cursor" => cursor.push(v),
+                _ => rest.push((k, v)),
+            }
+        }
+        let limit = match limit.as_slice() {
+            [] => F::DEFAULT,
+            [one] => one
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=F::MAX).contains(n))
+                .ok_or(PageError::Limit { max: F::MAX })?,
+            _ => return Err(PageError::Limit { max: F::MAX }.into()),
+        };
+        let before_id = match cursor.as_slice() {
+            [] => None,
+            [one] => Some(
+                one.parse::<i64>()
+                    .ok()
+                    .filter(|id| *id > 0)
+                    .ok_or(PageError::Cursor)?,
+            ),
+            _ => return Err(PageError::Cursor.into()),
+        };
+        let rest = serde_urlencoded::to_string(&rest)
+            .map_err(|e| ApiError::bad_request(ErrorCode::InvalidQuery, e.to_string()))?;
+        let filter = serde_urlencoded::from_str::<F>(&rest)
+            .map_err(|e| ApiError::bad_request(ErrorCode::InvalidQuery, format!("bad query: {e}")))?;
+        Ok(PageQuery {
+            filter,
+            limit,
+            before_id,
+        })
+    }
+
+    /// The cursor of the next page: a full page may have more behind it.
+    pub fn next_cursor(&self, shown: usize, last_id: Option<i64>) -> Option<String> {
+        (shown as i64 == self.limit)
+            .then(|| last_id.map(|id| id.to_string()))
+            .flatten()
+    }
+}
+
+impl<F, S> axum::extract::FromRequestParts<S> for PageQuery<F>
+where
+    F: PageBounds + serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Self::parse(parts.uri.query().unwrap_or(""))
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AuditQuery {
     app: Option<Uuid>,
-    limit: Option<i64>,
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
 }
 
 /// Largest audit page. Every stored field is bounded, so a page is bounded too.
 pub const AUDIT_PAGE_MAX: i64 = 1000;
 
+impl PageBounds for AuditQuery {
+    const DEFAULT: i64 = 100;
+    const MAX: i64 = AUDIT_PAGE_MAX;
+}
+
 async fn list_audit(
     State(state): State<AppState>,
     caller: Caller,
-    ApiQuery(q): ApiQuery<AuditQuery>,
+    q: PageQuery<AuditQuery>,
 ) -> ApiResult<Json<AuditPage>> {
     caller.require_developers_authority()?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=AUDIT_PAGE_MAX).contains(&limit) {
-        return Err(ApiError::bad_request(
-            ErrorCode::InvalidQuery,
-            format!("limit must be between 1 and {AUDIT_PAGE_MAX}"),
-        ));
-    }
-    let before_id = q
-        .cursor
-        .as_deref()
-        .map(|c| c.parse::<i64>().ok().filter(|id| *id > 0))
-        .map(|id| {
-            id.ok_or_else(|| {
-                ApiError::bad_request(
-                    ErrorCode::InvalidQuery,
-                    "cursor is not one this server handed out; pass next_cursor back unchanged",
-                )
-            })
-        })
-        .transpose()?;
     let events = state
         .store
         .list_audit(AuditFilter {
-            app_id: q.app,
-            before_id,
-            limit,
+            app_id: q.filter.app,
+            before_id: q.before_id,
+            limit: q.limit,
         })
         .await?;
-    // A full page may have more behind it; the cursor is the last id shown.
-    let next_cursor = (events.len() as i64 == limit)
-        .then(|| events.last().map(|e| e.id.to_string()))
-        .flatten();
+    let next_cursor = q.next_cursor(events.len(), events.last().map(|e| e.id));
     Ok(Json(AuditPage { events, next_cursor }))
 }

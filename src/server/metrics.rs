@@ -95,7 +95,7 @@ struct HttpLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ScimLabels {
-    /// The app's client ID; empty when the guard refused the request before knowing the app.
+    /// The app's client ID; empty when the token names no app of ours (made up, malformed).
     client_id: String,
     method: &'static str,
     resource_type: &'static str,
@@ -163,7 +163,7 @@ impl Metrics {
         let scim_requests = Family::<ScimLabels, Counter>::default();
         registry.register(
             "scim_requests",
-            "SCIM requests by app (client_id; empty when refused before the app was known), method, resource type and status",
+            "SCIM requests by app (client_id; empty when the token names no app of ours), method, resource type and status",
             scim_requests.clone(),
         );
         let rate_limited = Family::<SurfaceLabels, Counter>::default();
@@ -257,6 +257,12 @@ impl Metrics {
     }
 }
 
+/// Marks a response the SCIM guard refused although the token named its app (revoked, expired,
+/// SCIM off, over its rate): [`track`] counts it under that app's client ID. Only tokens of
+/// ours name an app, so made-up tokens cannot mint label values.
+#[derive(Clone, Debug)]
+pub struct ScimApp(pub String);
+
 /// Marks a response the SCIM layer already counted, so [`track`] does not count it again.
 #[derive(Clone, Copy)]
 struct ScimCounted;
@@ -299,9 +305,14 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     if let Some(resource_type) = resource
         && response.extensions().get::<ScimCounted>().is_none()
     {
+        let client_id = response
+            .extensions()
+            .get::<ScimApp>()
+            .map(|a| a.0.clone())
+            .unwrap_or_default();
         m.scim_requests
             .get_or_create(&ScimLabels {
-                client_id: String::new(),
+                client_id,
                 method,
                 resource_type,
                 status: status.as_u16(),

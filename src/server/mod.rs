@@ -40,6 +40,8 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct ServerConfig {
     pub database_url: String,
+    /// Database pool size (its `scim_query_budget` is taken from [`Self::scim_query_budget`]).
+    pub pool: crate::store::PoolSettings,
     pub listen: SocketAddr,
     pub clock: Arc<dyn Clock>,
     pub tokens: TokenConfig,
@@ -72,6 +74,7 @@ impl ServerConfig {
     pub fn new(database_url: impl Into<String>, listen: SocketAddr) -> Self {
         ServerConfig {
             database_url: database_url.into(),
+            pool: crate::store::PoolSettings::default(),
             listen,
             clock: Arc::new(SystemClock),
             tokens: TokenConfig::default(),
@@ -196,9 +199,11 @@ impl RunningServer {
 
 /// Opens the database, binds, and serves in a background task.
 pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
-    let store = Store::open(&config.database_url)
-        .await?
-        .with_scim_budget(config.scim_query_budget);
+    let pool = crate::store::PoolSettings {
+        scim_query_budget: config.scim_query_budget,
+        ..config.pool.clone()
+    };
+    let store = Store::open_with(&config.database_url, pool).await?;
     let tokens = TokenService::new(store.clone(), config.clock.clone(), config.tokens.clone()).await?;
     let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -1,10 +1,9 @@
 //! Provisioning activity rows: written in batches by `server::activity`'s recorder, read newest
 //! first with an id cursor, pruned by age and by rows per app.
 
-use super::{Store, StoreResult, parse_enum, parse_uuid};
+use super::{Cols, Store, StoreResult, on_pool, parse_enum, parse_uuid};
 use crate::clock::{from_millis, to_millis};
 use crate::wire::{ActivityEvent, Outcome, ScimOperation, ScimResourceType};
-use sqlx::Row;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -36,112 +35,86 @@ pub struct ActivityQuery {
 impl Store {
     /// Writes a batch in one transaction.
     pub async fn insert_activity(&self, rows: &[NewActivity]) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        for r in rows {
-            sqlx::query(
-                "INSERT INTO scim_activity (app_id, at, operation, resource_type, resource_id, name, \
-                 status, outcome, scim_type, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(r.app_id.to_string())
-            .bind(to_millis(r.at))
-            .bind(r.operation.as_str())
-            .bind(r.resource_type.map(|t| t.as_str()))
-            .bind(r.resource_id.as_deref())
-            .bind(r.name.as_deref())
-            .bind(i64::from(r.status))
-            .bind(r.outcome.as_str())
-            .bind(r.scim_type.as_deref())
-            .bind(r.detail.as_deref())
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        on_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            for r in rows {
+                sqlx::query(
+                    "INSERT INTO scim_activity (app_id, at, operation, resource_type, resource_id, name, \
+                     status, outcome, scim_type, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(r.app_id.to_string())
+                .bind(to_millis(r.at))
+                .bind(r.operation.as_str())
+                .bind(r.resource_type.map(|t| t.as_str()))
+                .bind(r.resource_id.as_deref())
+                .bind(r.name.as_deref())
+                .bind(i64::from(r.status))
+                .bind(r.outcome.as_str())
+                .bind(r.scim_type.as_deref())
+                .bind(r.detail.as_deref())
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
     }
 
     /// Newest first; the app's current name joined in (None once the app is deleted).
     pub async fn list_activity(&self, q: &ActivityQuery) -> StoreResult<Vec<ActivityEvent>> {
-        let rows = sqlx::query(
-            "SELECT a.id, a.app_id, a.at, a.operation, a.resource_type, a.resource_id, a.name, \
-             a.status, a.outcome, a.scim_type, a.detail, c.name AS app_name \
-             FROM scim_activity a LEFT JOIN client_apps c ON c.id = a.app_id \
-             WHERE ($1 IS NULL OR a.app_id = $1) AND ($2 IS NULL OR a.outcome = $2) \
-             AND ($3 IS NULL OR a.resource_type = $3) AND ($4 IS NULL OR a.id < $4) \
-             ORDER BY a.id DESC LIMIT $5",
-        )
-        .bind(q.app_id.map(|id| id.to_string()))
-        .bind(q.outcome.map(|o| o.as_str()))
-        .bind(q.resource_type.map(|t| t.as_str()))
-        .bind(q.before_id)
-        .bind(q.limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let resource_type: Option<String> = row.try_get("resource_type")?;
-                let status: i64 = row.try_get("status")?;
-                Ok(ActivityEvent {
-                    id: row.try_get("id")?,
-                    at: from_millis(row.try_get("at")?),
-                    app_id: parse_uuid(&row.try_get::<String, _>("app_id")?)?,
-                    app_name: row.try_get("app_name")?,
-                    operation: parse_enum(&row.try_get::<String, _>("operation")?)?,
-                    resource_type: resource_type.as_deref().map(parse_enum).transpose()?,
-                    resource_id: row.try_get("resource_id")?,
-                    name: row.try_get("name")?,
-                    status: u16::try_from(status).unwrap_or(0),
-                    outcome: parse_enum(&row.try_get::<String, _>("outcome")?)?,
-                    scim_type: row.try_get("scim_type")?,
-                    detail: row.try_get("detail")?,
+        on_pool!(self, p => {
+            let rows = sqlx::query(
+                "SELECT a.id, a.app_id, a.at, a.operation, a.resource_type, a.resource_id, a.name, \
+                 a.status, a.outcome, a.scim_type, a.detail, c.name AS app_name \
+                 FROM scim_activity a LEFT JOIN client_apps c ON c.id = a.app_id \
+                 WHERE ($1 IS NULL OR a.app_id = $1) AND ($2 IS NULL OR a.outcome = $2) \
+                 AND ($3 IS NULL OR a.resource_type = $3) AND ($4 IS NULL OR a.id < $4) \
+                 ORDER BY a.id DESC LIMIT $5",
+            )
+            .bind(q.app_id.map(|id| id.to_string()))
+            .bind(q.outcome.map(|o| o.as_str()))
+            .bind(q.resource_type.map(|t| t.as_str()))
+            .bind(q.before_id)
+            .bind(q.limit)
+            .fetch_all(p)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    let resource_type: Option<String> = row.try_get("resource_type")?;
+                    let status: i64 = row.try_get("status")?;
+                    Ok(ActivityEvent {
+                        id: row.try_get("id")?,
+                        at: from_millis(row.try_get("at")?),
+                        app_id: parse_uuid(&row.try_get::<String>("app_id")?)?,
+                        app_name: row.try_get("app_name")?,
+                        operation: parse_enum(&row.try_get::<String>("operation")?)?,
+                        resource_type: resource_type.as_deref().map(parse_enum).transpose()?,
+                        resource_id: row.try_get("resource_id")?,
+                        name: row.try_get("name")?,
+                        status: u16::try_from(status).unwrap_or(0),
+                        outcome: parse_enum(&row.try_get::<String>("outcome")?)?,
+                        scim_type: row.try_get("scim_type")?,
+                        detail: row.try_get("detail")?,
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 
     /// Deletes rows older than `before`, rows of deleted apps, and each app's rows beyond its
     /// newest `per_app`. Works in slices of `slice` rows so no single statement holds the write
     /// lock for long. Returns how many rows went.
     pub async fn prune_activity(&self, before: OffsetDateTime, per_app: i64, slice: i64) -> StoreResult<u64> {
-        let mut gone = 0;
-        loop {
-            let n = sqlx::query(
-                "DELETE FROM scim_activity WHERE id IN (SELECT id FROM scim_activity \
-                 WHERE at < $1 OR app_id NOT IN (SELECT id FROM client_apps) LIMIT $2)",
-            )
-            .bind(to_millis(before))
-            .bind(slice)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-            gone += n;
-            if n < slice as u64 {
-                break;
-            }
-        }
-        let over = sqlx::query("SELECT app_id FROM scim_activity GROUP BY app_id HAVING COUNT(*) > $1")
-            .bind(per_app)
-            .fetch_all(&self.pool)
-            .await?;
-        for row in over {
-            let app: String = row.try_get("app_id")?;
-            // The id of the newest row to drop: everything at or below it goes.
-            let cut: Option<i64> = sqlx::query_scalar(
-                "SELECT id FROM scim_activity WHERE app_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2",
-            )
-            .bind(&app)
-            .bind(per_app)
-            .fetch_optional(&self.pool)
-            .await?;
-            let Some(cut) = cut else { continue };
+        on_pool!(self, p => {
+            let mut gone = 0;
             loop {
                 let n = sqlx::query(
                     "DELETE FROM scim_activity WHERE id IN (SELECT id FROM scim_activity \
-                     WHERE app_id = $1 AND id <= $2 LIMIT $3)",
+                     WHERE at < $1 OR app_id NOT IN (SELECT id FROM client_apps) LIMIT $2)",
                 )
-                .bind(&app)
-                .bind(cut)
+                .bind(to_millis(before))
                 .bind(slice)
-                .execute(&self.pool)
+                .execute(p)
                 .await?
                 .rows_affected();
                 gone += n;
@@ -149,7 +122,39 @@ impl Store {
                     break;
                 }
             }
-        }
-        Ok(gone)
+            let over = sqlx::query("SELECT app_id FROM scim_activity GROUP BY app_id HAVING COUNT(*) > $1")
+                .bind(per_app)
+                .fetch_all(p)
+                .await?;
+            for row in over {
+                let app: String = row.try_get("app_id")?;
+                // The id of the newest row to drop: everything at or below it goes.
+                let cut: Option<i64> = sqlx::query_scalar(
+                    "SELECT id FROM scim_activity WHERE app_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2",
+                )
+                .bind(&app)
+                .bind(per_app)
+                .fetch_optional(p)
+                .await?;
+                let Some(cut) = cut else { continue };
+                loop {
+                    let n = sqlx::query(
+                        "DELETE FROM scim_activity WHERE id IN (SELECT id FROM scim_activity \
+                         WHERE app_id = $1 AND id <= $2 LIMIT $3)",
+                    )
+                    .bind(&app)
+                    .bind(cut)
+                    .bind(slice)
+                    .execute(p)
+                    .await?
+                    .rows_affected();
+                    gone += n;
+                    if n < slice as u64 {
+                        break;
+                    }
+                }
+            }
+            Ok(gone)
+        })
     }
 }

@@ -1,11 +1,15 @@
 //! The console's tables: admins, sessions, login attempts, apps, tokens, keys, settings, audit.
 //! Reads are on [`Store`]; writes are primitives on [`Tx`].
 
-use super::{Store, StoreError, StoreResult, Tx, parse_enum, parse_uuid, unique_as};
+use super::{
+    Cols, Store, StoreError, StoreResult, Tx, TxInner, on_pool, on_tx, parse_enum, parse_uuid, unique_as,
+};
+
+/// The first key of PostgreSQL advisory locks on sign-in attempts (the second is the
+/// username's hash).
+const ADVISORY_LOGIN: i32 = 0x6463_0001;
 use crate::clock::{from_millis, to_millis};
 use crate::wire::{Admin, AppType, AuditAction, AuditEvent, Outcome, Role, SsoSettings, TokenState};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -161,11 +165,11 @@ macro_rules! audit_columns {
     };
 }
 
-fn admin_from_row(row: &SqliteRow) -> StoreResult<AdminRecord> {
+fn admin_from_row(row: &impl Cols) -> StoreResult<AdminRecord> {
     let role: String = row.try_get("role")?;
     Ok(AdminRecord {
         admin: Admin {
-            id: parse_uuid(&row.try_get::<String, _>("id")?)?,
+            id: parse_uuid(&row.try_get::<String>("id")?)?,
             username: row.try_get("username")?,
             role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role {role:?}")))?,
             created_at: from_millis(row.try_get("created_at")?),
@@ -174,9 +178,9 @@ fn admin_from_row(row: &SqliteRow) -> StoreResult<AdminRecord> {
     })
 }
 
-fn app_from_row(row: &SqliteRow) -> StoreResult<AppRecord> {
+fn app_from_row(row: &impl Cols) -> StoreResult<AppRecord> {
     Ok(AppRecord {
-        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
+        id: parse_uuid(&row.try_get::<String>("id")?)?,
         app_type: AppType::Provisioning,
         name: row.try_get("name")?,
         description: row.try_get("description")?,
@@ -191,57 +195,78 @@ fn app_from_row(row: &SqliteRow) -> StoreResult<AppRecord> {
     })
 }
 
-fn token_from_row(row: &SqliteRow) -> StoreResult<TokenRecord> {
+fn token_from_row(row: &impl Cols) -> StoreResult<TokenRecord> {
     Ok(TokenRecord {
-        id: parse_uuid(&row.try_get::<String, _>("id")?)?,
-        app_id: parse_uuid(&row.try_get::<String, _>("app_id")?)?,
+        id: parse_uuid(&row.try_get::<String>("id")?)?,
+        app_id: parse_uuid(&row.try_get::<String>("app_id")?)?,
         digest: row.try_get("digest")?,
-        state: parse_enum(&row.try_get::<String, _>("state")?)?,
+        state: parse_enum(&row.try_get::<String>("state")?)?,
         issued_at: from_millis(row.try_get("issued_at")?),
-        last_used_at: row.try_get::<Option<i64>, _>("last_used_at")?.map(from_millis),
-        revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(from_millis),
+        last_used_at: row.try_get::<Option<i64>>("last_used_at")?.map(from_millis),
+        revoked_at: row.try_get::<Option<i64>>("revoked_at")?.map(from_millis),
     })
 }
 
-fn audit_from_row(r: &SqliteRow) -> StoreResult<AuditEvent> {
+fn audit_from_row(r: &impl Cols) -> StoreResult<AuditEvent> {
     Ok(AuditEvent {
         id: r.try_get("id")?,
         at: from_millis(r.try_get("at")?),
         actor: r.try_get("actor")?,
-        action: parse_enum(&r.try_get::<String, _>("action")?)?,
+        action: parse_enum(&r.try_get::<String>("action")?)?,
         app_id: r
-            .try_get::<Option<String>, _>("app_id")?
+            .try_get::<Option<String>>("app_id")?
             .as_deref()
             .map(parse_uuid)
             .transpose()?,
         app_name: r.try_get("app_name")?,
-        outcome: parse_enum(&r.try_get::<String, _>("outcome")?)?,
+        outcome: parse_enum(&r.try_get::<String>("outcome")?)?,
         detail: r.try_get("detail")?,
         address: r.try_get("address")?,
-        count: r.try_get::<i64, _>("count")?.max(1) as u64,
-        last_at: r.try_get::<Option<i64>, _>("last_at")?.map(from_millis),
+        count: r.try_get::<i64>("count")?.max(1) as u64,
+        last_at: r.try_get::<Option<i64>>("last_at")?.map(from_millis),
     })
 }
 
-async fn members_of(conn: &mut sqlx::SqliteConnection, app: &mut AppRecord) -> StoreResult<()> {
-    let rows = sqlx::query(
-        "SELECT a.id, a.username FROM app_members m JOIN admins a ON a.id = m.admin_id \
-         WHERE m.app_id = $1 ORDER BY a.username_key",
-    )
-    .bind(app.id.to_string())
-    .fetch_all(conn)
-    .await?;
-    for row in rows {
-        app.members.push((
-            parse_uuid(&row.try_get::<String, _>("id")?)?,
-            row.try_get("username")?,
-        ));
-    }
-    Ok(())
+/// Reads an app by `$column` (`id` or `client_id`) and its members on connection `$c`, with
+/// `$suffix` appended to the app query (`FOR UPDATE` to lock it on PostgreSQL).
+macro_rules! app_in {
+    ($c:expr, $column:literal, $value:expr, $suffix:literal) => {{
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            app_columns!(),
+            " FROM client_apps WHERE ",
+            $column,
+            " = $1",
+            $suffix
+        ))
+        .bind($value)
+        .fetch_optional(&mut *$c)
+        .await?;
+        match row {
+            None => Ok(None),
+            Some(row) => {
+                let mut app = app_from_row(&row)?;
+                let rows = sqlx::query(
+                    "SELECT a.id, a.username FROM app_members m JOIN admins a ON a.id = m.admin_id \
+                     WHERE m.app_id = $1 ORDER BY a.username_key",
+                )
+                .bind(app.id.to_string())
+                .fetch_all(&mut *$c)
+                .await?;
+                for row in rows {
+                    app.members.push((
+                        parse_uuid(&row.try_get::<String>("id")?)?,
+                        row.try_get("username")?,
+                    ));
+                }
+                Ok(Some(app))
+            }
+        }
+    }};
 }
 
-fn affected(done: sqlx::sqlite::SqliteQueryResult) -> StoreResult<()> {
-    if done.rows_affected() == 0 {
+fn affected(rows: u64) -> StoreResult<()> {
+    if rows == 0 {
         Err(StoreError::NotFound)
     } else {
         Ok(())
@@ -252,303 +277,321 @@ fn affected(done: sqlx::sqlite::SqliteQueryResult) -> StoreResult<()> {
 
 impl Store {
     pub async fn admin_by_username(&self, username: &str) -> StoreResult<Option<AdminRecord>> {
-        let row = sqlx::query(
-            "SELECT id, username, role, password_hash, created_at FROM admins WHERE username_key = $1",
-        )
-        .bind(username.to_lowercase())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(admin_from_row).transpose()
+        on_pool!(self, c => {
+            let row = sqlx::query(
+                "SELECT id, username, role, password_hash, created_at FROM admins WHERE username_key = $1",
+            )
+            .bind(username.to_lowercase())
+            .fetch_optional(c)
+            .await?;
+            row.as_ref().map(admin_from_row).transpose()
+        })
     }
 
     pub async fn list_admins(&self) -> StoreResult<Vec<Admin>> {
-        let rows = sqlx::query(
-            "SELECT id, username, role, password_hash, created_at FROM admins ORDER BY username_key",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|r| admin_from_row(r).map(|a| a.admin)).collect()
+        on_pool!(self, c => {
+            let rows = sqlx::query(
+                "SELECT id, username, role, password_hash, created_at FROM admins ORDER BY username_key",
+            )
+            .fetch_all(c)
+            .await?;
+            rows.iter().map(|r| admin_from_row(r).map(|a| a.admin)).collect()
+        })
     }
 
     /// The session with this digest and its admin.
     pub async fn session(&self, digest: &str) -> StoreResult<Option<SessionRecord>> {
-        let row = sqlx::query(
-            "SELECT a.id, a.username, a.role, a.password_hash, a.created_at, \
-             s.created_at AS session_created_at, s.last_seen_at \
-             FROM sessions s JOIN admins a ON a.id = s.admin_id WHERE s.digest = $1",
-        )
-        .bind(digest)
-        .fetch_optional(&self.pool)
-        .await?;
-        match row {
-            None => Ok(None),
-            Some(row) => Ok(Some(SessionRecord {
-                admin: admin_from_row(&row)?.admin,
-                created_at: from_millis(row.try_get("session_created_at")?),
-                last_seen_at: from_millis(row.try_get("last_seen_at")?),
-            })),
-        }
+        on_pool!(self, c => {
+            let row = sqlx::query(
+                "SELECT a.id, a.username, a.role, a.password_hash, a.created_at, \
+                 s.created_at AS session_created_at, s.last_seen_at \
+                 FROM sessions s JOIN admins a ON a.id = s.admin_id WHERE s.digest = $1",
+            )
+            .bind(digest)
+            .fetch_optional(c)
+            .await?;
+            match row {
+                None => Ok(None),
+                Some(row) => Ok(Some(SessionRecord {
+                    admin: admin_from_row(&row)?.admin,
+                    created_at: from_millis(row.try_get("session_created_at")?),
+                    last_seen_at: from_millis(row.try_get("last_seen_at")?),
+                })),
+            }
+        })
     }
 
     /// Records activity on a session; one statement, nothing to audit.
     pub async fn touch_session(&self, digest: &str, now: OffsetDateTime) -> StoreResult<()> {
-        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE digest = $2")
-            .bind(to_millis(now))
-            .bind(digest)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        on_pool!(self, c => {
+            sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE digest = $2")
+                .bind(to_millis(now))
+                .bind(digest)
+                .execute(c)
+                .await?;
+            Ok(())
+        })
     }
 
     /// Drops a session that ran out; one statement, nothing to audit.
     pub async fn drop_session(&self, digest: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE digest = $1")
-            .bind(digest)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        on_pool!(self, c => {
+            sqlx::query("DELETE FROM sessions WHERE digest = $1")
+                .bind(digest)
+                .execute(c)
+                .await?;
+            Ok(())
+        })
     }
 
     pub async fn app(&self, id: Uuid) -> StoreResult<Option<AppRecord>> {
-        let mut conn = self.pool.acquire().await?;
-        app_in(&mut conn, "id", &id.to_string()).await
+        on_pool!(self, p => {
+            let mut c = p.acquire().await?;
+            app_in!(c, "id", id.to_string(), "")
+        })
     }
 
     pub async fn app_by_client_id(&self, client_id: &str) -> StoreResult<Option<AppRecord>> {
-        let mut conn = self.pool.acquire().await?;
-        app_in(&mut conn, "client_id", client_id).await
+        on_pool!(self, p => {
+            let mut c = p.acquire().await?;
+            app_in!(c, "client_id", client_id, "")
+        })
     }
 
     /// Every app, ordered by creation.
     pub async fn list_apps(&self) -> StoreResult<Vec<AppRecord>> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            app_columns!(),
-            " FROM client_apps ORDER BY created_at, id"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        let mut apps = rows.iter().map(app_from_row).collect::<StoreResult<Vec<_>>>()?;
-        if apps.is_empty() {
-            return Ok(apps);
-        }
-        let rows = sqlx::query(
-            "SELECT m.app_id, a.id, a.username FROM app_members m JOIN admins a ON a.id = m.admin_id \
-             ORDER BY a.username_key",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let index: std::collections::HashMap<Uuid, usize> =
-            apps.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
-        for row in rows {
-            let app_id = parse_uuid(&row.try_get::<String, _>("app_id")?)?;
-            if let Some(&i) = index.get(&app_id) {
-                let admin_id = parse_uuid(&row.try_get::<String, _>("id")?)?;
-                apps[i].members.push((admin_id, row.try_get("username")?));
+        on_pool!(self, c => {
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                app_columns!(),
+                " FROM client_apps ORDER BY created_at, id"
+            ))
+            .fetch_all(c)
+            .await?;
+            let mut apps = rows.iter().map(app_from_row).collect::<StoreResult<Vec<_>>>()?;
+            if apps.is_empty() {
+                return Ok(apps);
             }
-        }
-        Ok(apps)
+            let rows = sqlx::query(
+                "SELECT m.app_id, a.id, a.username FROM app_members m JOIN admins a ON a.id = m.admin_id \
+                 ORDER BY a.username_key",
+            )
+            .fetch_all(c)
+            .await?;
+            let index: std::collections::HashMap<Uuid, usize> =
+                apps.iter().enumerate().map(|(i, a)| (a.id, i)).collect();
+            for row in rows {
+                let app_id = parse_uuid(&row.try_get::<String>("app_id")?)?;
+                if let Some(&i) = index.get(&app_id) {
+                    let admin_id = parse_uuid(&row.try_get::<String>("id")?)?;
+                    apps[i].members.push((admin_id, row.try_get("username")?));
+                }
+            }
+            Ok(apps)
+        })
     }
 
     /// The app's newest token in any state.
     pub async fn latest_token(&self, app_id: Uuid) -> StoreResult<Option<TokenRecord>> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            token_columns!(),
-            " FROM dedicated_tokens t WHERE t.app_id = $1 \
-             ORDER BY t.issued_at DESC, t.id DESC LIMIT 1"
-        ))
-        .bind(app_id.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(token_from_row).transpose()
+        on_pool!(self, c => {
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                token_columns!(),
+                " FROM dedicated_tokens t WHERE t.app_id = $1 \
+                 ORDER BY t.issued_at DESC, t.id DESC LIMIT 1"
+            ))
+            .bind(app_id.to_string())
+            .fetch_optional(c)
+            .await?;
+            row.as_ref().map(token_from_row).transpose()
+        })
     }
 
     /// The newest token of every app, keyed by app id; for the app list.
     pub async fn latest_tokens(&self) -> StoreResult<std::collections::HashMap<Uuid, TokenRecord>> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            token_columns!(),
-            " FROM dedicated_tokens t ORDER BY t.issued_at, t.id"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
-        let mut latest = std::collections::HashMap::new();
-        for row in &rows {
-            let t = token_from_row(row)?;
-            latest.insert(t.app_id, t);
-        }
-        Ok(latest)
+        on_pool!(self, c => {
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                token_columns!(),
+                " FROM dedicated_tokens t ORDER BY t.issued_at, t.id"
+            ))
+            .fetch_all(c)
+            .await?;
+            let mut latest = std::collections::HashMap::new();
+            for row in &rows {
+                let t = token_from_row(row)?;
+                latest.insert(t.app_id, t);
+            }
+            Ok(latest)
+        })
     }
 
     pub async fn token_for_verify(&self, jti: Uuid) -> StoreResult<Option<TokenForVerify>> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            token_columns!(),
-            ", a.client_id, a.service_account, a.scim_enabled \
-             FROM dedicated_tokens t JOIN client_apps a ON a.id = t.app_id WHERE t.id = $1"
-        ))
-        .bind(jti.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
-        match row {
-            None => Ok(None),
-            Some(row) => Ok(Some(TokenForVerify {
-                token: token_from_row(&row)?,
-                client_id: row.try_get("client_id")?,
-                service_account: row.try_get("service_account")?,
-                scim_enabled: row.try_get("scim_enabled")?,
-            })),
-        }
+        on_pool!(self, c => {
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                token_columns!(),
+                ", a.client_id, a.service_account, a.scim_enabled \
+                 FROM dedicated_tokens t JOIN client_apps a ON a.id = t.app_id WHERE t.id = $1"
+            ))
+            .bind(jti.to_string())
+            .fetch_optional(c)
+            .await?;
+            match row {
+                None => Ok(None),
+                Some(row) => Ok(Some(TokenForVerify {
+                    token: token_from_row(&row)?,
+                    client_id: row.try_get("client_id")?,
+                    service_account: row.try_get("service_account")?,
+                    scim_enabled: row.try_get("scim_enabled")?,
+                })),
+            }
+        })
     }
 
     /// Records a use of an active token: `last_used_at` only ever moves forward, so a parallel
     /// use that wrote a later time first is not an error. Returns false only when the token is
     /// no longer active (revoked, expired or gone).
     pub async fn record_token_use(&self, jti: Uuid, now: OffsetDateTime) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE dedicated_tokens SET last_used_at = CASE \
-             WHEN last_used_at IS NULL OR last_used_at < $1 THEN $1 ELSE last_used_at END \
-             WHERE id = $2 AND state = 'active'",
-        )
-        .bind(to_millis(now))
-        .bind(jti.to_string())
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        on_pool!(self, c => {
+            let done = sqlx::query(
+                "UPDATE dedicated_tokens SET last_used_at = CASE \
+                 WHEN last_used_at IS NULL OR last_used_at < $1 THEN $1 ELSE last_used_at END \
+                 WHERE id = $2 AND state = 'active'",
+            )
+            .bind(to_millis(now))
+            .bind(jti.to_string())
+            .execute(c)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        })
     }
 
     /// Marks an active token expired only if its last recorded use (or issue) is still at or
     /// before `renewed_before`, checked in the same statement: a use recorded a moment ago by
     /// another request or instance keeps it alive. Returns whether it was marked.
     pub async fn expire_token_if_idle(&self, jti: Uuid, renewed_before: OffsetDateTime) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE dedicated_tokens SET state = 'expired' WHERE id = $1 AND state = 'active' \
-             AND COALESCE(last_used_at, issued_at) <= $2",
-        )
-        .bind(jti.to_string())
-        .bind(to_millis(renewed_before))
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        on_pool!(self, c => {
+            let done = sqlx::query(
+                "UPDATE dedicated_tokens SET state = 'expired' WHERE id = $1 AND state = 'active' \
+                 AND COALESCE(last_used_at, issued_at) <= $2",
+            )
+            .bind(jti.to_string())
+            .bind(to_millis(renewed_before))
+            .execute(c)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        })
     }
 
     pub async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>> {
-        let rows =
-            sqlx::query("SELECT kid, private_der, public_raw FROM signing_keys ORDER BY created_at DESC")
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SigningKeyRecord {
-                    kid: r.try_get("kid")?,
-                    private_der: zeroize::Zeroizing::new(r.try_get("private_der")?),
-                    public_raw: r.try_get("public_raw")?,
+        on_pool!(self, c => {
+            let rows =
+                sqlx::query("SELECT kid, private_der, public_raw FROM signing_keys ORDER BY created_at DESC")
+                    .fetch_all(c)
+                    .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(SigningKeyRecord {
+                        kid: r.try_get("kid")?,
+                        private_der: zeroize::Zeroizing::new(r.try_get("private_der")?),
+                        public_raw: r.try_get("public_raw")?,
+                    })
                 })
-            })
-            .collect()
+                .collect()
+        })
     }
 
     pub async fn insert_signing_key(&self, key: &SigningKeyRecord, now: OffsetDateTime) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, private_der, public_raw, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&key.kid)
-        .bind(key.private_der.as_slice())
-        .bind(&key.public_raw)
-        .bind(to_millis(now))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        on_pool!(self, c => {
+            sqlx::query(
+                "INSERT INTO signing_keys (kid, private_der, public_raw, created_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&key.kid)
+            .bind(key.private_der.as_slice())
+            .bind(&key.public_raw)
+            .bind(to_millis(now))
+            .execute(c)
+            .await?;
+            Ok(())
+        })
     }
 
     pub async fn sso_settings(&self) -> StoreResult<SsoSettings> {
-        let row = sqlx::query("SELECT value FROM settings WHERE name = 'sso'")
-            .fetch_optional(&self.pool)
-            .await?;
-        match row {
-            None => Ok(SsoSettings::default()),
-            Some(row) => serde_json::from_str(&row.try_get::<String, _>("value")?)
-                .map_err(|e| StoreError::Corrupt(format!("sso setting: {e}"))),
-        }
+        on_pool!(self, c => {
+            let row = sqlx::query("SELECT value FROM settings WHERE name = 'sso'")
+                .fetch_optional(c)
+                .await?;
+            match row {
+                None => Ok(SsoSettings::default()),
+                Some(row) => serde_json::from_str(&row.try_get::<String>("value")?)
+                    .map_err(|e| StoreError::Corrupt(format!("sso setting: {e}"))),
+            }
+        })
     }
 
     /// Whether any app has SCIM switched on; decides the SSO user-key warning.
     pub async fn any_scim_enabled(&self) -> StoreResult<bool> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM client_apps WHERE scim_enabled")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get::<i64, _>("n")? > 0)
+        on_pool!(self, c => {
+            let row = sqlx::query("SELECT COUNT(*) AS n FROM client_apps WHERE scim_enabled")
+                .fetch_one(c)
+                .await?;
+            Ok(row.try_get::<i64>("n")? > 0)
+        })
     }
 
     /// Newest first.
     pub async fn list_audit(&self, f: AuditFilter) -> StoreResult<Vec<AuditEvent>> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            audit_columns!(),
-            " FROM audit_events WHERE ($1 IS NULL OR app_id = $1) AND ($2 IS NULL OR id < $2) \
-             ORDER BY id DESC LIMIT $3"
-        ))
-        .bind(f.app_id.map(|id| id.to_string()))
-        .bind(f.before_id)
-        .bind(f.limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(audit_from_row).collect()
+        on_pool!(self, c => {
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                audit_columns!(),
+                " FROM audit_events WHERE ($1 IS NULL OR app_id = $1) AND ($2 IS NULL OR id < $2) \
+                 ORDER BY id DESC LIMIT $3"
+            ))
+            .bind(f.app_id.map(|id| id.to_string()))
+            .bind(f.before_id)
+            .bind(f.limit)
+            .fetch_all(c)
+            .await?;
+            rows.iter().map(audit_from_row).collect()
+        })
     }
 
     /// Apps created before migration 0002 get their confusable skeleton here, since SQL cannot
     /// compute it. Two old names that turn out to be look-alikes keep both apps: the later one
     /// gets a skeleton suffixed with its id, and a warning is logged.
     pub(super) async fn backfill_name_skeletons(&self) -> StoreResult<()> {
-        let rows =
-            sqlx::query("SELECT id, name FROM client_apps WHERE name_skeleton IS NULL ORDER BY created_at")
-                .fetch_all(&self.pool)
-                .await?;
-        for row in rows {
-            let id: String = row.try_get("id")?;
-            let name: String = row.try_get("name")?;
-            let skeleton = crate::validate::name_skeleton(&name);
-            let done = sqlx::query("UPDATE client_apps SET name_skeleton = $1 WHERE id = $2")
-                .bind(&skeleton)
-                .bind(&id)
-                .execute(&self.pool)
-                .await;
-            match done {
-                Ok(_) => {}
-                Err(e) if super::is_unique_violation(&e) => {
-                    tracing::warn!(app = %id, "an existing app name looks like another's; rename one of them");
-                    sqlx::query("UPDATE client_apps SET name_skeleton = $1 WHERE id = $2")
-                        .bind(format!("{skeleton}#{id}"))
-                        .bind(&id)
-                        .execute(&self.pool)
-                        .await?;
+        on_pool!(self, c => {
+            let rows =
+                sqlx::query("SELECT id, name FROM client_apps WHERE name_skeleton IS NULL ORDER BY created_at")
+                    .fetch_all(c)
+                    .await?;
+            for row in rows {
+                let id: String = row.try_get("id")?;
+                let name: String = row.try_get("name")?;
+                let skeleton = crate::validate::name_skeleton(&name);
+                let done = sqlx::query("UPDATE client_apps SET name_skeleton = $1 WHERE id = $2")
+                    .bind(&skeleton)
+                    .bind(&id)
+                    .execute(c)
+                    .await;
+                match done {
+                    Ok(_) => {}
+                    Err(e) if super::is_unique_violation(&e) => {
+                        tracing::warn!(app = %id, "an existing app name looks like another's; rename one of them");
+                        sqlx::query("UPDATE client_apps SET name_skeleton = $1 WHERE id = $2")
+                            .bind(format!("{skeleton}#{id}"))
+                            .bind(&id)
+                            .execute(c)
+                            .await?;
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                Err(e) => return Err(e.into()),
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
-}
-
-async fn app_in(
-    conn: &mut sqlx::SqliteConnection,
-    column: &str,
-    value: &str,
-) -> StoreResult<Option<AppRecord>> {
-    let sql = match column {
-        "id" => concat!("SELECT ", app_columns!(), " FROM client_apps WHERE id = $1"),
-        _ => concat!(
-            "SELECT ",
-            app_columns!(),
-            " FROM client_apps WHERE client_id = $1"
-        ),
-    };
-    let row = sqlx::query(sql).bind(value).fetch_optional(&mut *conn).await?;
-    let Some(row) = row else { return Ok(None) };
-    let mut app = app_from_row(&row)?;
-    members_of(conn, &mut app).await?;
-    Ok(Some(app))
 }
 
 // ---- write primitives ----------------------------------------------------------------------
@@ -557,21 +600,23 @@ impl Tx {
     // -- audit
 
     pub async fn insert_audit(&mut self, e: &NewAuditEvent<'_>) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO audit_events (at, actor, action, app_id, app_name, outcome, detail, address) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(to_millis(e.at))
-        .bind(e.actor)
-        .bind(e.action.as_str())
-        .bind(e.app_id.map(|id| id.to_string()))
-        .bind(e.app_name)
-        .bind(e.outcome.as_str())
-        .bind(e.detail)
-        .bind(e.address)
-        .execute(self.conn())
-        .await?;
-        Ok(())
+        on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO audit_events (at, actor, action, app_id, app_name, outcome, detail, address) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(to_millis(e.at))
+            .bind(e.actor)
+            .bind(e.action.as_str())
+            .bind(e.app_id.map(|id| id.to_string()))
+            .bind(e.app_name)
+            .bind(e.outcome.as_str())
+            .bind(e.detail)
+            .bind(e.address)
+            .execute(&mut *c)
+            .await?;
+            Ok(())
+        })
     }
 
     /// Inserts the event, or, when a row with the same `collapse_key` exists, counts one more
@@ -581,120 +626,151 @@ impl Tx {
         e: &NewAuditEvent<'_>,
         collapse_key: &str,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO audit_events (at, actor, action, app_id, app_name, outcome, detail, address, \
-             count, last_at, collapse_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $1, $9) \
-             ON CONFLICT (collapse_key) DO UPDATE SET count = audit_events.count + 1, \
-             last_at = excluded.last_at",
-        )
-        .bind(to_millis(e.at))
-        .bind(e.actor)
-        .bind(e.action.as_str())
-        .bind(e.app_id.map(|id| id.to_string()))
-        .bind(e.app_name)
-        .bind(e.outcome.as_str())
-        .bind(e.detail)
-        .bind(e.address)
-        .bind(collapse_key)
-        .execute(self.conn())
-        .await?;
-        Ok(())
+        on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO audit_events (at, actor, action, app_id, app_name, outcome, detail, address, \
+                 count, last_at, collapse_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $1, $9) \
+                 ON CONFLICT (collapse_key) DO UPDATE SET count = audit_events.count + 1, \
+                 last_at = excluded.last_at",
+            )
+            .bind(to_millis(e.at))
+            .bind(e.actor)
+            .bind(e.action.as_str())
+            .bind(e.app_id.map(|id| id.to_string()))
+            .bind(e.app_name)
+            .bind(e.outcome.as_str())
+            .bind(e.detail)
+            .bind(e.address)
+            .bind(collapse_key)
+            .execute(&mut *c)
+            .await?;
+            Ok(())
+        })
     }
 
     // -- admins
 
     pub async fn insert_admin(&mut self, admin: &Admin, password_hash: Option<&str>) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO admins (id, username, username_key, role, password_hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(admin.id.to_string())
-        .bind(&admin.username)
-        .bind(admin.username.to_lowercase())
-        .bind(admin.role.as_str())
-        .bind(password_hash)
-        .bind(to_millis(admin.created_at))
-        .execute(self.conn())
-        .await
-        .map_err(unique_as("username"))?;
-        Ok(())
+        on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO admins (id, username, username_key, role, password_hash, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(admin.id.to_string())
+            .bind(&admin.username)
+            .bind(admin.username.to_lowercase())
+            .bind(admin.role.as_str())
+            .bind(password_hash)
+            .bind(to_millis(admin.created_at))
+            .execute(&mut *c)
+            .await
+            .map_err(unique_as("username"))?;
+            Ok(())
+        })
     }
 
     /// Reads an admin inside the transaction (locked for the rest of it).
     pub async fn lock_admin(&mut self, username: &str) -> StoreResult<Option<AdminRecord>> {
-        let row = sqlx::query(
-            "SELECT id, username, role, password_hash, created_at FROM admins WHERE username_key = $1",
-        )
-        .bind(username.to_lowercase())
-        .fetch_optional(self.conn())
-        .await?;
-        row.as_ref().map(admin_from_row).transpose()
+        let key = username.to_lowercase();
+        match &mut self.tx {
+            TxInner::Sqlite(c) => {
+                let row = sqlx::query(
+                    "SELECT id, username, role, password_hash, created_at FROM admins WHERE username_key = $1",
+                )
+                .bind(key)
+                .fetch_optional(&mut **c)
+                .await?;
+                row.as_ref().map(admin_from_row).transpose()
+            }
+            TxInner::Postgres(c) => {
+                let row = sqlx::query(
+                    "SELECT id, username, role, password_hash, created_at FROM admins WHERE username_key = $1 \
+                     FOR UPDATE",
+                )
+                .bind(key)
+                .fetch_optional(&mut **c)
+                .await?;
+                row.as_ref().map(admin_from_row).transpose()
+            }
+        }
     }
 
     pub async fn set_admin_password(&mut self, admin_id: Uuid, password_hash: &str) -> StoreResult<()> {
-        let done = sqlx::query("UPDATE admins SET password_hash = $1 WHERE id = $2")
-            .bind(password_hash)
-            .bind(admin_id.to_string())
-            .execute(self.conn())
-            .await?;
-        affected(done)
+        on_tx!(self, c => {
+            let done = sqlx::query("UPDATE admins SET password_hash = $1 WHERE id = $2")
+                .bind(password_hash)
+                .bind(admin_id.to_string())
+                .execute(&mut *c)
+                .await?;
+            affected(done.rows_affected())
+        })
     }
 
     pub async fn set_admin_role(&mut self, admin_id: Uuid, role: Role) -> StoreResult<()> {
-        let done = sqlx::query("UPDATE admins SET role = $1 WHERE id = $2")
-            .bind(role.as_str())
-            .bind(admin_id.to_string())
-            .execute(self.conn())
-            .await?;
-        affected(done)
+        on_tx!(self, c => {
+            let done = sqlx::query("UPDATE admins SET role = $1 WHERE id = $2")
+                .bind(role.as_str())
+                .bind(admin_id.to_string())
+                .execute(&mut *c)
+                .await?;
+            affected(done.rows_affected())
+        })
     }
 
     /// Deletes an admin; their sessions and memberships go with them (foreign keys).
     pub async fn delete_admin(&mut self, admin_id: Uuid) -> StoreResult<()> {
-        let done = sqlx::query("DELETE FROM admins WHERE id = $1")
-            .bind(admin_id.to_string())
-            .execute(self.conn())
-            .await?;
-        affected(done)
+        on_tx!(self, c => {
+            let done = sqlx::query("DELETE FROM admins WHERE id = $1")
+                .bind(admin_id.to_string())
+                .execute(&mut *c)
+                .await?;
+            affected(done.rows_affected())
+        })
     }
 
     /// Super admins other than `except` whose username is not `exclude_username`.
     pub async fn count_super_admins(&mut self, except: Uuid, exclude_username: &str) -> StoreResult<i64> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM admins WHERE role = 'super_admin' AND id <> $1 AND username_key <> $2",
-        )
-        .bind(except.to_string())
-        .bind(exclude_username.to_lowercase())
-        .fetch_one(self.conn())
-        .await?;
-        Ok(row.try_get("n")?)
+        on_tx!(self, c => {
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS n FROM admins WHERE role = 'super_admin' AND id <> $1 AND username_key <> $2",
+            )
+            .bind(except.to_string())
+            .bind(exclude_username.to_lowercase())
+            .fetch_one(&mut *c)
+            .await?;
+            Ok(row.try_get("n")?)
+        })
     }
 
     /// Apps whose only member is this admin.
     pub async fn apps_only_managed_by(&mut self, admin_id: Uuid) -> StoreResult<Vec<(Uuid, String)>> {
-        let rows = sqlx::query(
-            "SELECT c.id, c.name FROM client_apps c JOIN app_members m ON m.app_id = c.id \
-             WHERE m.admin_id = $1 AND NOT EXISTS (SELECT 1 FROM app_members o \
-             WHERE o.app_id = c.id AND o.admin_id <> $1) ORDER BY c.name",
-        )
-        .bind(admin_id.to_string())
-        .fetch_all(self.conn())
-        .await?;
-        rows.iter()
-            .map(|r| Ok((parse_uuid(&r.try_get::<String, _>("id")?)?, r.try_get("name")?)))
-            .collect()
+        on_tx!(self, c => {
+            let rows = sqlx::query(
+                "SELECT c.id, c.name FROM client_apps c JOIN app_members m ON m.app_id = c.id \
+                 WHERE m.admin_id = $1 AND NOT EXISTS (SELECT 1 FROM app_members o \
+                 WHERE o.app_id = c.id AND o.admin_id <> $1) ORDER BY c.name",
+            )
+            .bind(admin_id.to_string())
+            .fetch_all(&mut *c)
+            .await?;
+            rows.iter()
+                .map(|r| Ok((parse_uuid(&r.try_get::<String>("id")?)?, r.try_get("name")?)))
+                .collect()
+        })
     }
 
     /// Adds a member to an app; already being one is fine.
     pub async fn add_member(&mut self, app_id: Uuid, admin_id: Uuid) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO app_members (app_id, admin_id) VALUES ($1, $2) ON CONFLICT (app_id, admin_id) DO NOTHING",
-        )
-        .bind(app_id.to_string())
-        .bind(admin_id.to_string())
-        .execute(self.conn())
-        .await?;
-        Ok(())
+        on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO app_members (app_id, admin_id) VALUES ($1, $2) ON CONFLICT (app_id, admin_id) DO NOTHING",
+            )
+            .bind(app_id.to_string())
+            .bind(admin_id.to_string())
+            .execute(&mut *c)
+            .await?;
+            Ok(())
+        })
     }
 
     // -- sessions
@@ -705,39 +781,56 @@ impl Tx {
         admin_id: Uuid,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO sessions (digest, admin_id, created_at, last_seen_at) VALUES ($1, $2, $3, $3)",
-        )
-        .bind(digest)
-        .bind(admin_id.to_string())
-        .bind(to_millis(now))
-        .execute(self.conn())
-        .await?;
-        Ok(())
+        on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO sessions (digest, admin_id, created_at, last_seen_at) VALUES ($1, $2, $3, $3)",
+            )
+            .bind(digest)
+            .bind(admin_id.to_string())
+            .bind(to_millis(now))
+            .execute(&mut *c)
+            .await?;
+            Ok(())
+        })
     }
 
     pub async fn delete_session(&mut self, digest: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE digest = $1")
-            .bind(digest)
-            .execute(self.conn())
-            .await?;
-        Ok(())
+        on_tx!(self, c => {
+            sqlx::query("DELETE FROM sessions WHERE digest = $1")
+                .bind(digest)
+                .execute(&mut *c)
+                .await?;
+            Ok(())
+        })
     }
 
     /// Ends every session of an admin; returns how many there were.
     pub async fn delete_sessions_of(&mut self, admin_id: Uuid) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE admin_id = $1")
-            .bind(admin_id.to_string())
-            .execute(self.conn())
-            .await?;
-        Ok(done.rows_affected())
+        on_tx!(self, c => {
+            let done = sqlx::query("DELETE FROM sessions WHERE admin_id = $1")
+                .bind(admin_id.to_string())
+                .execute(&mut *c)
+                .await?;
+            Ok(done.rows_affected())
+        })
     }
 
     // -- sign-in attempts
 
     /// Serialises attempts for one username. SQLite's `BEGIN IMMEDIATE` already holds the write
-    /// lock; a row-locking backend takes an advisory lock on the key here.
-    pub async fn lock_login(&mut self, _username_key: &str) -> StoreResult<()> {
+    /// lock; PostgreSQL takes a transaction-scoped advisory lock on the key, which serialises
+    /// the attempts of every instance.
+    pub async fn lock_login(&mut self, username_key: &str) -> StoreResult<()> {
+        match &mut self.tx {
+            TxInner::Sqlite(_) => {}
+            TxInner::Postgres(c) => {
+                sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+                    .bind(ADVISORY_LOGIN)
+                    .bind(username_key)
+                    .execute(&mut **c)
+                    .await?;
+            }
+        }
         Ok(())
     }
 
@@ -749,28 +842,30 @@ impl Tx {
         address: &str,
         since: OffsetDateTime,
     ) -> StoreResult<LoginFailures> {
-        let since = to_millis(since);
-        let user = sqlx::query(
-            "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_attempts \
-             WHERE username_key = $1 AND at > $2 AND outcome <> 'success' AND NOT cleared",
-        )
-        .bind(username_key)
-        .bind(since)
-        .fetch_one(self.conn())
-        .await?;
-        let addr = sqlx::query(
-            "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_attempts \
-             WHERE address = $1 AND at > $2 AND outcome <> 'success'",
-        )
-        .bind(address)
-        .bind(since)
-        .fetch_one(self.conn())
-        .await?;
-        Ok(LoginFailures {
-            for_username: user.try_get::<i64, _>("n")? as u64,
-            oldest_for_username: user.try_get::<Option<i64>, _>("oldest")?.map(from_millis),
-            from_address: addr.try_get::<i64, _>("n")? as u64,
-            oldest_from_address: addr.try_get::<Option<i64>, _>("oldest")?.map(from_millis),
+        on_tx!(self, c => {
+            let since = to_millis(since);
+            let user = sqlx::query(
+                "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_attempts \
+                 WHERE username_key = $1 AND at > $2 AND outcome <> 'success' AND NOT cleared",
+            )
+            .bind(username_key)
+            .bind(since)
+            .fetch_one(&mut *c)
+            .await?;
+            let addr = sqlx::query(
+                "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM login_attempts \
+                 WHERE address = $1 AND at > $2 AND outcome <> 'success'",
+            )
+            .bind(address)
+            .bind(since)
+            .fetch_one(&mut *c)
+            .await?;
+            Ok(LoginFailures {
+                for_username: user.try_get::<i64>("n")? as u64,
+                oldest_for_username: user.try_get::<Option<i64>>("oldest")?.map(from_millis),
+                from_address: addr.try_get::<i64>("n")? as u64,
+                oldest_from_address: addr.try_get::<Option<i64>>("oldest")?.map(from_millis),
+            })
         })
     }
 
@@ -781,85 +876,101 @@ impl Tx {
         address: &str,
         at: OffsetDateTime,
     ) -> StoreResult<i64> {
-        let row = sqlx::query(
-            "INSERT INTO login_attempts (username_key, address, at, outcome, cleared) \
-             VALUES ($1, $2, $3, 'pending', FALSE) RETURNING id",
-        )
-        .bind(username_key)
-        .bind(address)
-        .bind(to_millis(at))
-        .fetch_one(self.conn())
-        .await?;
-        Ok(row.try_get("id")?)
+        on_tx!(self, c => {
+            let row = sqlx::query(
+                "INSERT INTO login_attempts (username_key, address, at, outcome, cleared) \
+                 VALUES ($1, $2, $3, 'pending', FALSE) RETURNING id",
+            )
+            .bind(username_key)
+            .bind(address)
+            .bind(to_millis(at))
+            .fetch_one(&mut *c)
+            .await?;
+            Ok(row.try_get("id")?)
+        })
     }
 
     pub async fn finish_login_attempt(&mut self, id: i64, outcome: Outcome) -> StoreResult<()> {
-        sqlx::query("UPDATE login_attempts SET outcome = $1 WHERE id = $2")
-            .bind(outcome.as_str())
-            .bind(id)
-            .execute(self.conn())
-            .await?;
-        Ok(())
+        on_tx!(self, c => {
+            sqlx::query("UPDATE login_attempts SET outcome = $1 WHERE id = $2")
+                .bind(outcome.as_str())
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+            Ok(())
+        })
     }
 
     /// Clears a username's failures (a success, or `admin unlock`); returns how many.
     pub async fn clear_login_failures(&mut self, username_key: &str) -> StoreResult<u64> {
-        let done = sqlx::query(
-            "UPDATE login_attempts SET cleared = TRUE WHERE username_key = $1 AND NOT cleared \
-             AND outcome <> 'success'",
-        )
-        .bind(username_key)
-        .execute(self.conn())
-        .await?;
-        Ok(done.rows_affected())
+        on_tx!(self, c => {
+            let done = sqlx::query(
+                "UPDATE login_attempts SET cleared = TRUE WHERE username_key = $1 AND NOT cleared \
+                 AND outcome <> 'success'",
+            )
+            .bind(username_key)
+            .execute(&mut *c)
+            .await?;
+            Ok(done.rows_affected())
+        })
     }
 
     /// Clears an address's failures (`admin unlock --address`); returns how many. The rows go,
     /// so the usernames tried from there lose those failures too.
     pub async fn clear_address_failures(&mut self, address: &str) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM login_attempts WHERE address = $1 AND outcome <> 'success'")
-            .bind(address)
-            .execute(self.conn())
-            .await?;
-        Ok(done.rows_affected())
+        on_tx!(self, c => {
+            let done =
+                sqlx::query("DELETE FROM login_attempts WHERE address = $1 AND outcome <> 'success'")
+                    .bind(address)
+                    .execute(&mut *c)
+                    .await?;
+            Ok(done.rows_affected())
+        })
     }
 
     /// Forgets attempts older than any window looks at.
     pub async fn prune_login_attempts(&mut self, before: OffsetDateTime) -> StoreResult<()> {
-        sqlx::query("DELETE FROM login_attempts WHERE at < $1")
-            .bind(to_millis(before))
-            .execute(self.conn())
-            .await?;
-        Ok(())
+        on_tx!(self, c => {
+            sqlx::query("DELETE FROM login_attempts WHERE at < $1")
+                .bind(to_millis(before))
+                .execute(&mut *c)
+                .await?;
+            Ok(())
+        })
     }
 
     // -- apps
 
     pub async fn insert_app(&mut self, new: &NewApp<'_>) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO client_apps (id, app_type, name, name_key, name_skeleton, description, client_id, \
-             client_secret_digest, scim_enabled, service_account, created_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, FALSE, NULL, $9, $10, $10)",
-        )
-        .bind(new.id.to_string())
-        .bind(AppType::Provisioning.as_str())
-        .bind(new.name.name)
-        .bind(new.name.key)
-        .bind(new.name.skeleton)
-        .bind(new.description)
-        .bind(new.client_id)
-        .bind(new.client_secret_digest)
-        .bind(new.created_by)
-        .bind(to_millis(new.now))
-        .execute(self.conn())
-        .await
-        .map_err(unique_as("app name"))?;
-        Ok(())
+        on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO client_apps (id, app_type, name, name_key, name_skeleton, description, client_id, \
+                 client_secret_digest, scim_enabled, service_account, created_by, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, FALSE, NULL, $9, $10, $10)",
+            )
+            .bind(new.id.to_string())
+            .bind(AppType::Provisioning.as_str())
+            .bind(new.name.name)
+            .bind(new.name.key)
+            .bind(new.name.skeleton)
+            .bind(new.description)
+            .bind(new.client_id)
+            .bind(new.client_secret_digest)
+            .bind(new.created_by)
+            .bind(to_millis(new.now))
+            .execute(&mut *c)
+            .await
+            .map_err(unique_as("app name"))?;
+            Ok(())
+        })
     }
 
     /// Reads an app inside the transaction and locks it for the rest of it.
     pub async fn lock_app(&mut self, id: Uuid) -> StoreResult<Option<AppRecord>> {
-        app_in(self.conn(), "id", &id.to_string()).await
+        match &mut self.tx {
+            TxInner::Sqlite(c) => app_in!(*c, "id", id.to_string(), ""),
+            TxInner::Postgres(c) => app_in!(*c, "id", id.to_string(), " FOR UPDATE"),
+        }
     }
 
     pub async fn update_app(
@@ -869,29 +980,33 @@ impl Tx {
         description: Option<&str>,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
-        let done = sqlx::query(
-            "UPDATE client_apps SET name = COALESCE($1, name), name_key = COALESCE($2, name_key), \
-             name_skeleton = COALESCE($3, name_skeleton), description = COALESCE($4, description), \
-             updated_at = $5 WHERE id = $6",
-        )
-        .bind(name.map(|n| n.name))
-        .bind(name.map(|n| n.key))
-        .bind(name.map(|n| n.skeleton))
-        .bind(description)
-        .bind(to_millis(now))
-        .bind(id.to_string())
-        .execute(self.conn())
-        .await
-        .map_err(unique_as("app name"))?;
-        affected(done)
+        on_tx!(self, c => {
+            let done = sqlx::query(
+                "UPDATE client_apps SET name = COALESCE($1, name), name_key = COALESCE($2, name_key), \
+                 name_skeleton = COALESCE($3, name_skeleton), description = COALESCE($4, description), \
+                 updated_at = $5 WHERE id = $6",
+            )
+            .bind(name.map(|n| n.name))
+            .bind(name.map(|n| n.key))
+            .bind(name.map(|n| n.skeleton))
+            .bind(description)
+            .bind(to_millis(now))
+            .bind(id.to_string())
+            .execute(&mut *c)
+            .await
+            .map_err(unique_as("app name"))?;
+            affected(done.rows_affected())
+        })
     }
 
     pub async fn delete_app(&mut self, id: Uuid) -> StoreResult<()> {
-        let done = sqlx::query("DELETE FROM client_apps WHERE id = $1")
-            .bind(id.to_string())
-            .execute(self.conn())
-            .await?;
-        affected(done)
+        on_tx!(self, c => {
+            let done = sqlx::query("DELETE FROM client_apps WHERE id = $1")
+                .bind(id.to_string())
+                .execute(&mut *c)
+                .await?;
+            affected(done.rows_affected())
+        })
     }
 
     /// Replaces the member list.
@@ -901,20 +1016,22 @@ impl Tx {
         admin_ids: &[Uuid],
         now: OffsetDateTime,
     ) -> StoreResult<()> {
-        let done = sqlx::query("UPDATE client_apps SET updated_at = $1 WHERE id = $2")
-            .bind(to_millis(now))
-            .bind(id.to_string())
-            .execute(self.conn())
-            .await?;
-        affected(done)?;
-        sqlx::query("DELETE FROM app_members WHERE app_id = $1")
-            .bind(id.to_string())
-            .execute(self.conn())
-            .await?;
-        for admin_id in admin_ids {
-            self.add_member(id, *admin_id).await?;
-        }
-        Ok(())
+        on_tx!(self, c => {
+            let done = sqlx::query("UPDATE client_apps SET updated_at = $1 WHERE id = $2")
+                .bind(to_millis(now))
+                .bind(id.to_string())
+                .execute(&mut *c)
+                .await?;
+            affected(done.rows_affected())?;
+            sqlx::query("DELETE FROM app_members WHERE app_id = $1")
+                .bind(id.to_string())
+                .execute(&mut *c)
+                .await?;
+            for admin_id in admin_ids {
+                self.add_member(id, *admin_id).await?;
+            }
+            Ok(())
+        })
     }
 
     pub async fn set_client_secret_digest(
@@ -923,97 +1040,111 @@ impl Tx {
         digest: &str,
         now: OffsetDateTime,
     ) -> StoreResult<()> {
-        let done =
-            sqlx::query("UPDATE client_apps SET client_secret_digest = $1, updated_at = $2 WHERE id = $3")
-                .bind(digest)
-                .bind(to_millis(now))
-                .bind(id.to_string())
-                .execute(self.conn())
-                .await?;
-        affected(done)
+        on_tx!(self, c => {
+            let done =
+                sqlx::query("UPDATE client_apps SET client_secret_digest = $1, updated_at = $2 WHERE id = $3")
+                    .bind(digest)
+                    .bind(to_millis(now))
+                    .bind(id.to_string())
+                    .execute(&mut *c)
+                    .await?;
+            affected(done.rows_affected())
+        })
     }
 
     pub async fn set_scim(&mut self, id: Uuid, enabled: bool, now: OffsetDateTime) -> StoreResult<()> {
-        let done = sqlx::query("UPDATE client_apps SET scim_enabled = $1, updated_at = $2 WHERE id = $3")
-            .bind(enabled)
-            .bind(to_millis(now))
-            .bind(id.to_string())
-            .execute(self.conn())
-            .await?;
-        affected(done)
+        on_tx!(self, c => {
+            let done = sqlx::query("UPDATE client_apps SET scim_enabled = $1, updated_at = $2 WHERE id = $3")
+                .bind(enabled)
+                .bind(to_millis(now))
+                .bind(id.to_string())
+                .execute(&mut *c)
+                .await?;
+            affected(done.rows_affected())
+        })
     }
 
     pub async fn set_service_account(&mut self, app_id: Uuid, service_account: &str) -> StoreResult<()> {
-        let done = sqlx::query("UPDATE client_apps SET service_account = $1 WHERE id = $2")
-            .bind(service_account)
-            .bind(app_id.to_string())
-            .execute(self.conn())
-            .await?;
-        affected(done)
+        on_tx!(self, c => {
+            let done = sqlx::query("UPDATE client_apps SET service_account = $1 WHERE id = $2")
+                .bind(service_account)
+                .bind(app_id.to_string())
+                .execute(&mut *c)
+                .await?;
+            affected(done.rows_affected())
+        })
     }
 
     // -- tokens
 
     /// The app's token stored as active, if any (possibly past its expiry).
     pub async fn active_token(&mut self, app_id: Uuid) -> StoreResult<Option<TokenRecord>> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            token_columns!(),
-            " FROM dedicated_tokens t WHERE t.app_id = $1 AND t.state = 'active'"
-        ))
-        .bind(app_id.to_string())
-        .fetch_optional(self.conn())
-        .await?;
-        row.as_ref().map(token_from_row).transpose()
+        on_tx!(self, c => {
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                token_columns!(),
+                " FROM dedicated_tokens t WHERE t.app_id = $1 AND t.state = 'active'"
+            ))
+            .bind(app_id.to_string())
+            .fetch_optional(&mut *c)
+            .await?;
+            row.as_ref().map(token_from_row).transpose()
+        })
     }
 
     /// Inserts a token. The partial unique index makes a second active token for the app a
     /// [`StoreError::Conflict`], whatever the concurrency.
     pub async fn insert_token(&mut self, t: &TokenRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO dedicated_tokens (id, app_id, digest, state, issued_at, last_used_at, revoked_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(t.id.to_string())
-        .bind(t.app_id.to_string())
-        .bind(&t.digest)
-        .bind(t.state.as_str())
-        .bind(to_millis(t.issued_at))
-        .bind(t.last_used_at.map(to_millis))
-        .bind(t.revoked_at.map(to_millis))
-        .execute(self.conn())
-        .await
-        .map_err(unique_as("active token"))?;
-        Ok(())
+        on_tx!(self, c => {
+            sqlx::query(
+                "INSERT INTO dedicated_tokens (id, app_id, digest, state, issued_at, last_used_at, revoked_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(t.id.to_string())
+            .bind(t.app_id.to_string())
+            .bind(&t.digest)
+            .bind(t.state.as_str())
+            .bind(to_millis(t.issued_at))
+            .bind(t.last_used_at.map(to_millis))
+            .bind(t.revoked_at.map(to_millis))
+            .execute(&mut *c)
+            .await
+            .map_err(unique_as("active token"))?;
+            Ok(())
+        })
     }
 
     /// Moves an active token to `Revoked` (stamping `at`) or `Expired`.
     pub async fn retire_token(&mut self, id: Uuid, state: TokenState, at: OffsetDateTime) -> StoreResult<()> {
-        let revoked_at = (state == TokenState::Revoked).then(|| to_millis(at));
-        let done = sqlx::query(
-            "UPDATE dedicated_tokens SET state = $1, revoked_at = COALESCE($2, revoked_at) \
-             WHERE id = $3 AND state = 'active'",
-        )
-        .bind(state.as_str())
-        .bind(revoked_at)
-        .bind(id.to_string())
-        .execute(self.conn())
-        .await?;
-        affected(done)
+        on_tx!(self, c => {
+            let revoked_at = (state == TokenState::Revoked).then(|| to_millis(at));
+            let done = sqlx::query(
+                "UPDATE dedicated_tokens SET state = $1, revoked_at = COALESCE($2, revoked_at) \
+                 WHERE id = $3 AND state = 'active'",
+            )
+            .bind(state.as_str())
+            .bind(revoked_at)
+            .bind(id.to_string())
+            .execute(&mut *c)
+            .await?;
+            affected(done.rows_affected())
+        })
     }
 
     // -- settings and keys
 
     pub async fn set_sso_settings(&mut self, sso: &SsoSettings) -> StoreResult<()> {
-        let value = serde_json::to_string(sso).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(
-            "INSERT INTO settings (name, value) VALUES ('sso', $1) \
-             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        )
-        .bind(value)
-        .execute(self.conn())
-        .await?;
-        Ok(())
+        on_tx!(self, c => {
+            let value = serde_json::to_string(sso).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            sqlx::query(
+                "INSERT INTO settings (name, value) VALUES ('sso', $1) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            )
+            .bind(value)
+            .execute(&mut *c)
+            .await?;
+            Ok(())
+        })
     }
 }
 

@@ -1,12 +1,13 @@
-//! SCIM users and groups. Resources are stored as their SCIM JSON plus the columns that must be
-//! unique or indexed; list queries take a WHERE fragment built by the SCIM filter translator,
-//! whose values always arrive as bound arguments.
+//! SCIM users and groups. Resources are stored as their SCIM JSON (TEXT on SQLite, JSONB on
+//! PostgreSQL) plus the columns that must be unique or indexed. List queries take a
+//! backend-neutral [`Pred`] from the SCIM filter translator, rendered here per backend with
+//! every client value bound.
 
-use super::{Store, StoreError, StoreResult, is_unique_violation};
+use super::predicate::{Pred, Render, Sort};
+use super::{Cols, Pool, Store, StoreError, StoreResult, is_unique_violation};
 use crate::clock::{from_millis, to_millis};
 use sqlx::pool::PoolConnection;
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-use sqlx::{AssertSqlSafe, Connection, Row, Sqlite, SqlitePool};
+use sqlx::{Connection, QueryBuilder};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
@@ -14,39 +15,57 @@ use time::OffsetDateTime;
 /// Connections for SCIM. The console, login and token checks use the other pool, so however
 /// hard SCIM is driven they always find a connection.
 pub const SCIM_CONNECTIONS: u32 = 4;
-/// Wall-clock time one SCIM database call may run before SQLite interrupts it.
+/// Wall-clock time one SCIM database call may run before it is stopped (`400 tooMany`).
 pub const SCIM_QUERY_BUDGET: Duration = Duration::from_secs(2);
 /// SQLite virtual-machine steps between two looks at the clock.
 const BUDGET_CHECK_STEPS: i32 = 1000;
 
-/// SCIM's connection pool and the time budget of each call.
-#[derive(Clone, Debug)]
-pub(super) struct ScimPool {
-    pool: SqlitePool,
-    budget: Duration,
-}
-
-impl ScimPool {
-    pub(super) async fn connect(options: SqliteConnectOptions) -> StoreResult<ScimPool> {
-        let pool = SqlitePoolOptions::new()
-            .max_connections(SCIM_CONNECTIONS)
-            .test_before_acquire(false)
-            .connect_with(options)
-            .await?;
-        Ok(ScimPool {
-            pool,
-            budget: SCIM_QUERY_BUDGET,
-        })
-    }
-
-    pub(super) async fn close(&self) {
-        self.pool.close().await;
-    }
-}
-
-/// Did SQLite stop this call because it ran past its time budget (`SQLITE_INTERRUPT`)?
+/// Did the database stop this call because it ran past the SCIM time budget? SQLite: the
+/// progress handler interrupted it (`SQLITE_INTERRUPT`, 9). PostgreSQL: `statement_timeout`
+/// cancelled it (SQLSTATE 57014 `query_canceled`).
 pub fn is_over_budget(e: &StoreError) -> bool {
-    matches!(e, StoreError::Db(e) if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("9"))
+    matches!(e, StoreError::Db(e)
+        if matches!(e.as_database_error().and_then(|d| d.code()).as_deref(), Some("9") | Some("57014")))
+}
+
+/// What [`Store::scim_delete_group`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupDelete {
+    Deleted,
+    Missing,
+    /// Not deleted: the group is at this version, not the one expected.
+    Changed(i64),
+}
+
+/// Timestamps are stored in milliseconds; a write returns them at that precision too, so a
+/// POST's `meta.created` reads the same as every later GET.
+fn stored_precision(t: OffsetDateTime) -> OffsetDateTime {
+    from_millis(to_millis(t))
+}
+
+/// A connection from SCIM's pool, already under the time budget.
+enum ScimConn {
+    Sqlite(PoolConnection<sqlx::Sqlite>),
+    Postgres(PoolConnection<sqlx::Postgres>),
+}
+
+/// Runs `$body` with `$c` a SCIM connection (`PoolConnection` of either backend; pass it to
+/// queries as `&mut *$c`) and `$pg` true on PostgreSQL.
+macro_rules! on_scim {
+    ($store:expr, $c:ident, $pg:ident => $body:expr) => {
+        match $store.scim_conn().await? {
+            ScimConn::Sqlite(mut $c) => {
+                let $pg = false;
+                let _ = $pg;
+                $body
+            }
+            ScimConn::Postgres(mut $c) => {
+                let $pg = true;
+                let _ = $pg;
+                $body
+            }
+        }
+    };
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,27 +89,10 @@ impl ScimTable {
     }
 }
 
-/// A bound argument of a translated filter or sort expression.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SqlArg {
-    Text(String),
-    Int(i64),
-    Real(f64),
-}
-
-/// A piece of SQL over the table alias `t` with anonymous `?` placeholders, and their values
-/// in order. The SQL text never contains client input.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct SqlFragment {
-    pub sql: String,
-    pub args: Vec<SqlArg>,
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct ScimQuery {
-    pub filter: Option<SqlFragment>,
-    /// Sort expression and whether it is descending.
-    pub order: Option<(SqlFragment, bool)>,
+    pub filter: Option<Pred>,
+    pub order: Option<Sort>,
     pub offset: i64,
     pub limit: i64,
 }
@@ -109,9 +111,24 @@ pub struct ScimRow {
 
 /// A user's direct groups as one JSON column, so a read needs no second query.
 macro_rules! user_groups_column {
-    () => {
+    (sqlite) => {
         "(SELECT json_group_array(json_array(g.id, g.display_name)) FROM scim_group_members m \
          JOIN scim_groups g ON g.id = m.group_id WHERE m.member_id = t.id) AS groups"
+    };
+    (postgres) => {
+        "COALESCE((SELECT json_agg(json_build_array(g.id, g.display_name))::text \
+         FROM scim_group_members m JOIN scim_groups g ON g.id = m.group_id \
+         WHERE m.member_id = t.id), '[]') AS groups"
+    };
+}
+
+/// The row columns; PostgreSQL hands the JSONB back as text.
+macro_rules! row_columns {
+    (sqlite) => {
+        "t.id, t.resource, t.version, t.created_at, t.updated_at"
+    };
+    (postgres) => {
+        "t.id, t.resource::text AS resource, t.version, t.created_at, t.updated_at"
     };
 }
 
@@ -137,39 +154,8 @@ pub struct MemberTarget {
     pub display: String,
 }
 
-/// What [`Store::scim_delete_group`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GroupDelete {
-    Deleted,
-    Missing,
-    /// Not deleted: the group is at this version, not the one expected.
-    Changed(i64),
-}
-
-type Tx<'c> = sqlx::Transaction<'c, sqlx::Sqlite>;
-
-/// Timestamps are stored in milliseconds; a write returns them at that precision too, so a
-/// POST's `meta.created` reads the same as every later GET.
-fn stored_precision(t: OffsetDateTime) -> OffsetDateTime {
-    from_millis(to_millis(t))
-}
-
-fn bind_args<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
-    args: &'q [SqlArg],
-) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
-    for a in args {
-        q = match a {
-            SqlArg::Text(s) => q.bind(s.as_str()),
-            SqlArg::Int(i) => q.bind(*i),
-            SqlArg::Real(f) => q.bind(*f),
-        };
-    }
-    q
-}
-
-fn row_from(row: &sqlx::sqlite::SqliteRow) -> StoreResult<ScimRow> {
-    let groups = match row.try_get::<Option<String>, _>("groups") {
+fn row_from(row: &impl Cols) -> StoreResult<ScimRow> {
+    let groups = match row.try_get::<Option<String>>("groups") {
         Ok(Some(text)) => Some(
             serde_json::from_str::<Vec<(String, String)>>(&text)
                 .map_err(|e| StoreError::Corrupt(format!("user groups: {e}")))?,
@@ -186,23 +172,183 @@ fn row_from(row: &sqlx::sqlite::SqliteRow) -> StoreResult<ScimRow> {
     })
 }
 
-impl Store {
-    /// Sets the time budget of every SCIM database call (default [`SCIM_QUERY_BUDGET`]).
-    pub fn with_scim_budget(mut self, budget: Duration) -> Store {
-        self.scim.budget = budget;
-        self
+/// A group's membership rows, inside a write transaction.
+///
+/// [`Members::members_exist`] runs BEFORE the group's own row is written, and
+/// [`Members::set_members`] after it. SQLite: the write transaction already excludes every
+/// other writer. PostgreSQL: the members are read `FOR KEY SHARE` (which blocks a delete but
+/// not an update), so a group delete either committed first and the member is seen gone, or
+/// waits for this commit and then sees, and removes, the rows written here. Every writer locks
+/// a member before the group that contains it (a delete locks the group, then its parents), so
+/// the lock order is the same everywhere and cannot deadlock.
+trait Members {
+    /// Does every one of `members` exist as a user or group?
+    async fn members_exist(&mut self, members: &[String]) -> StoreResult<bool>;
+    /// Makes the membership rows of `group_id` match `members`, changing only what differs.
+    async fn set_members(&mut self, group_id: &str, members: &[String]) -> StoreResult<()>;
+}
+
+impl Members for sqlx::SqliteConnection {
+    async fn members_exist(&mut self, members: &[String]) -> StoreResult<bool> {
+        if members.is_empty() {
+            return Ok(true);
+        }
+        let list = serde_json::to_string(members).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let missing: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM json_each($1) AS j \
+             WHERE NOT EXISTS (SELECT 1 FROM scim_users u WHERE u.id = j.value) \
+             AND NOT EXISTS (SELECT 1 FROM scim_groups g WHERE g.id = j.value)",
+        )
+        .bind(&list)
+        .fetch_one(&mut *self)
+        .await?;
+        Ok(missing == 0)
     }
 
-    /// A SCIM connection whose statements SQLite interrupts once the budget has passed. The
-    /// handler is set afresh on every checkout, so one left by an abandoned call never
-    /// outlives its own.
-    async fn scim_conn(&self) -> StoreResult<PoolConnection<Sqlite>> {
-        let mut conn = self.scim.pool.acquire().await?;
-        let deadline = Instant::now() + self.scim.budget;
-        conn.lock_handle()
-            .await?
-            .set_progress_handler(BUDGET_CHECK_STEPS, move || Instant::now() < deadline);
-        Ok(conn)
+    async fn set_members(&mut self, group_id: &str, members: &[String]) -> StoreResult<()> {
+        let list = serde_json::to_string(members).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "DELETE FROM scim_group_members WHERE group_id = $1 \
+             AND member_id NOT IN (SELECT value FROM json_each($2))",
+        )
+        .bind(group_id)
+        .bind(&list)
+        .execute(&mut *self)
+        .await?;
+        if !members.is_empty() {
+            sqlx::query(
+                "INSERT OR IGNORE INTO scim_group_members (group_id, member_id) \
+                 SELECT $1, value FROM json_each($2)",
+            )
+            .bind(group_id)
+            .bind(&list)
+            .execute(&mut *self)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Members for sqlx::PgConnection {
+    async fn members_exist(&mut self, members: &[String]) -> StoreResult<bool> {
+        if members.is_empty() {
+            return Ok(true);
+        }
+        let (wanted, found): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(DISTINCT m) FROM unnest($1::text[]) AS m), \
+                    (SELECT COUNT(*) FROM (SELECT id FROM scim_users WHERE id = ANY($1::text[]) \
+                                           ORDER BY id FOR KEY SHARE) u) \
+                  + (SELECT COUNT(*) FROM (SELECT id FROM scim_groups WHERE id = ANY($1::text[]) \
+                                           ORDER BY id FOR KEY SHARE) g)",
+        )
+        .bind(members)
+        .fetch_one(&mut *self)
+        .await?;
+        Ok(found >= wanted)
+    }
+
+    async fn set_members(&mut self, group_id: &str, members: &[String]) -> StoreResult<()> {
+        sqlx::query("DELETE FROM scim_group_members WHERE group_id = $1 AND member_id <> ALL($2::text[])")
+            .bind(group_id)
+            .bind(members)
+            .execute(&mut *self)
+            .await?;
+        if !members.is_empty() {
+            sqlx::query(
+                "INSERT INTO scim_group_members (group_id, member_id) \
+                 SELECT $1, m FROM unnest($2::text[]) AS m ON CONFLICT (group_id, member_id) DO NOTHING",
+            )
+            .bind(group_id)
+            .bind(members)
+            .execute(&mut *self)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// `SELECT` list with the row columns (and a user's groups) for table alias `t`.
+fn select_row(qb_sql: &mut String, table: ScimTable, pg: bool) {
+    qb_sql.push_str("SELECT ");
+    qb_sql.push_str(if pg {
+        row_columns!(postgres)
+    } else {
+        row_columns!(sqlite)
+    });
+    if table == ScimTable::Users {
+        qb_sql.push_str(", ");
+        qb_sql.push_str(if pg {
+            user_groups_column!(postgres)
+        } else {
+            user_groups_column!(sqlite)
+        });
+    }
+}
+
+/// One page and the total, on either backend.
+async fn list_page<DB>(
+    conn: &mut DB::Connection,
+    table: ScimTable,
+    q: &ScimQuery,
+    pg: bool,
+) -> StoreResult<(i64, Vec<ScimRow>)>
+where
+    DB: Render,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    DB::Row: Cols,
+{
+    if q.limit > 0 {
+        let mut head = String::new();
+        select_row(&mut head, table, pg);
+        // The total rides along as a window count, so a page is one round trip.
+        head.push_str(", COUNT(*) OVER () AS total FROM ");
+        head.push_str(table.name());
+        head.push_str(" t");
+        let mut qb = QueryBuilder::<DB>::new(head);
+        if let Some(f) = &q.filter {
+            qb.push(" WHERE ");
+            DB::push_where(&mut qb, f);
+        }
+        DB::push_order_by(&mut qb, q.order.as_ref());
+        qb.push(" LIMIT ");
+        qb.push_bind(q.limit);
+        qb.push(" OFFSET ");
+        qb.push_bind(q.offset);
+        let rows = qb.build().fetch_all(&mut *conn).await?;
+        if let Some(first) = rows.first() {
+            let total: i64 = first.try_get("total")?;
+            return Ok((total, rows.iter().map(row_from).collect::<StoreResult<_>>()?));
+        }
+    }
+    // No rows on this page (count=0, or startIndex past the end): count on its own.
+    let mut qb = QueryBuilder::<DB>::new(format!("SELECT COUNT(*) AS n FROM {} t", table.name()));
+    if let Some(f) = &q.filter {
+        qb.push(" WHERE ");
+        DB::push_where(&mut qb, f);
+    }
+    let row = qb.build().fetch_one(&mut *conn).await?;
+    Ok((row.try_get("n")?, Vec::new()))
+}
+
+impl Store {
+    /// A SCIM connection under the time budget. SQLite: a progress handler interrupts its
+    /// statements once the budget has passed; it is set afresh on every checkout, so one left
+    /// by an abandoned call never outlives its own. PostgreSQL: the connection's
+    /// `statement_timeout` (set when it was opened, store/postgres.rs).
+    async fn scim_conn(&self) -> StoreResult<ScimConn> {
+        Ok(match &self.scim {
+            Pool::Sqlite(p) => {
+                let mut conn = p.acquire().await?;
+                let deadline = Instant::now() + self.settings.scim_query_budget;
+                conn.lock_handle()
+                    .await?
+                    .set_progress_handler(BUDGET_CHECK_STEPS, move || Instant::now() < deadline);
+                ScimConn::Sqlite(conn)
+            }
+            Pool::Postgres(p) => ScimConn::Postgres(p.acquire().await?),
+        })
     }
 
     /// Inserts a resource. `Ok(None)`: a group member named in `w` no longer exists.
@@ -213,97 +359,79 @@ impl Store {
         now: OffsetDateTime,
     ) -> StoreResult<Option<ScimRow>> {
         let now = stored_precision(now);
-        let mut conn = self.scim_conn().await?;
-        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        let q = match table {
-            ScimTable::Users => sqlx::query(
-                "INSERT INTO scim_users (id, user_name, user_name_key, external_id, active, resource, \
-                 version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)",
-            )
-            .bind(w.id)
-            .bind(w.unique)
-            .bind(w.unique.to_lowercase())
-            .bind(w.external_id)
-            .bind(w.active),
-            ScimTable::Groups => sqlx::query(
-                "INSERT INTO scim_groups (id, display_name, display_name_key, external_id, resource, \
-                 version, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
-            )
-            .bind(w.id)
-            .bind(w.unique)
-            .bind(w.unique.to_lowercase())
-            .bind(w.external_id),
-        };
-        q.bind(w.resource)
-            .bind(to_millis(now))
-            .bind(to_millis(now))
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| unique_or(e, table))?;
-        if table == ScimTable::Groups && !Self::scim_set_members(&mut tx, w.id, w.members).await? {
-            return Ok(None); // the transaction rolls back on drop
-        }
-        tx.commit().await?;
-        Ok(Some(ScimRow {
-            id: w.id.to_owned(),
-            resource: w.resource.to_owned(),
-            version: 1,
-            created_at: now,
-            updated_at: now,
-            groups: None,
-        }))
-    }
-
-    /// Makes the membership table match `members`, changing only what differs, and checks in the
-    /// same transaction that every member still exists (a concurrent delete may have removed
-    /// one since it was looked up). `false`: one does not; the caller rolls back.
-    async fn scim_set_members(tx: &mut Tx<'_>, group_id: &str, members: &[String]) -> StoreResult<bool> {
-        let list = serde_json::to_string(members).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(
-            "DELETE FROM scim_group_members WHERE group_id = ?1 \
-             AND member_id NOT IN (SELECT value FROM json_each(?2))",
-        )
-        .bind(group_id)
-        .bind(&list)
-        .execute(&mut **tx)
-        .await?;
-        if members.is_empty() {
-            return Ok(true);
-        }
-        sqlx::query(
-            "INSERT OR IGNORE INTO scim_group_members (group_id, member_id) \
-             SELECT ?1, value FROM json_each(?2)",
-        )
-        .bind(group_id)
-        .bind(&list)
-        .execute(&mut **tx)
-        .await?;
-        let missing: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM json_each(?1) AS j \
-             WHERE NOT EXISTS (SELECT 1 FROM scim_users u WHERE u.id = j.value) \
-             AND NOT EXISTS (SELECT 1 FROM scim_groups g WHERE g.id = j.value)",
-        )
-        .bind(&list)
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get("n")?;
-        Ok(missing == 0)
+        on_scim!(self, c, pg => {
+            let mut tx = c.begin_with(if pg { "BEGIN" } else { "BEGIN IMMEDIATE" }).await?;
+            if table == ScimTable::Groups && !tx.members_exist(w.members).await? {
+                return Ok(None); // the transaction rolls back on drop
+            }
+            let sql = match (table, pg) {
+                (ScimTable::Users, false) => {
+                    "INSERT INTO scim_users (id, user_name, user_name_key, external_id, active, resource, \
+                     version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8)"
+                }
+                (ScimTable::Users, true) => {
+                    "INSERT INTO scim_users (id, user_name, user_name_key, external_id, active, resource, \
+                     version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6::jsonb, 1, $7, $8)"
+                }
+                (ScimTable::Groups, false) => {
+                    "INSERT INTO scim_groups (id, display_name, display_name_key, external_id, resource, \
+                     version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 1, $6, $7)"
+                }
+                (ScimTable::Groups, true) => {
+                    "INSERT INTO scim_groups (id, display_name, display_name_key, external_id, resource, \
+                     version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5::jsonb, 1, $6, $7)"
+                }
+            };
+            let mut q = sqlx::query(sql)
+                .bind(w.id)
+                .bind(w.unique)
+                .bind(w.unique.to_lowercase())
+                .bind(w.external_id);
+            if table == ScimTable::Users {
+                q = q.bind(w.active);
+            }
+            q.bind(w.resource)
+                .bind(to_millis(now))
+                .bind(to_millis(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| unique_or(e, table))?;
+            if table == ScimTable::Groups {
+                tx.set_members(w.id, w.members).await?;
+            }
+            tx.commit().await?;
+            Ok(Some(ScimRow {
+                id: w.id.to_owned(),
+                resource: w.resource.to_owned(),
+                version: 1,
+                created_at: now,
+                updated_at: now,
+                groups: None,
+            }))
+        })
     }
 
     pub async fn scim_get(&self, table: ScimTable, id: &str) -> StoreResult<Option<ScimRow>> {
-        let sql = match table {
-            ScimTable::Users => concat!(
-                "SELECT t.id, t.resource, t.version, t.created_at, t.updated_at, ",
-                user_groups_column!(),
-                " FROM scim_users t WHERE t.id = ?"
-            ),
-            ScimTable::Groups => {
-                "SELECT id, resource, version, created_at, updated_at FROM scim_groups WHERE id = ?"
-            }
-        };
-        let mut conn = self.scim_conn().await?;
-        let row = sqlx::query(sql).bind(id).fetch_optional(&mut *conn).await?;
-        row.as_ref().map(row_from).transpose()
+        on_scim!(self, c, pg => {
+            let sql = match (table, pg) {
+                (ScimTable::Users, false) => concat!(
+                    "SELECT ", row_columns!(sqlite), ", ", user_groups_column!(sqlite),
+                    " FROM scim_users t WHERE t.id = $1"
+                ),
+                (ScimTable::Users, true) => concat!(
+                    "SELECT ", row_columns!(postgres), ", ", user_groups_column!(postgres),
+                    " FROM scim_users t WHERE t.id = $1"
+                ),
+                (ScimTable::Groups, false) => {
+                    concat!("SELECT ", row_columns!(sqlite), " FROM scim_groups t WHERE t.id = $1")
+                }
+                (ScimTable::Groups, true) => {
+                    concat!("SELECT ", row_columns!(postgres), " FROM scim_groups t WHERE t.id = $1")
+                }
+            };
+            let row = sqlx::query(sql).bind(id).fetch_optional(&mut *c).await?;
+            row.as_ref().map(row_from).transpose()
+        })
     }
 
     /// Replaces a resource if it is still at `expected_version`. `Ok(None)`: it has changed
@@ -316,98 +444,71 @@ impl Store {
         now: OffsetDateTime,
     ) -> StoreResult<Option<ScimRow>> {
         let now = stored_precision(now);
-        let mut conn = self.scim_conn().await?;
-        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        let q = match table {
-            ScimTable::Users => sqlx::query(
-                "UPDATE scim_users SET user_name = ?, user_name_key = ?, external_id = ?, active = ?, \
-                 resource = ?, version = version + 1, updated_at = ? WHERE id = ? AND version = ? \
-                 RETURNING id, resource, version, created_at, updated_at",
-            )
-            .bind(w.unique)
-            .bind(w.unique.to_lowercase())
-            .bind(w.external_id)
-            .bind(w.active),
-            ScimTable::Groups => sqlx::query(
-                "UPDATE scim_groups SET display_name = ?, display_name_key = ?, external_id = ?, \
-                 resource = ?, version = version + 1, updated_at = ? WHERE id = ? AND version = ? \
-                 RETURNING id, resource, version, created_at, updated_at",
-            )
-            .bind(w.unique)
-            .bind(w.unique.to_lowercase())
-            .bind(w.external_id),
-        };
-        let row = q
-            .bind(w.resource)
-            .bind(to_millis(now))
-            .bind(w.id)
-            .bind(expected_version)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(|e| unique_or(e, table))?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        if table == ScimTable::Groups && !Self::scim_set_members(&mut tx, w.id, w.members).await? {
-            return Ok(None);
-        }
-        tx.commit().await?;
-        Ok(Some(row_from(&row)?))
+        on_scim!(self, c, pg => {
+            let mut tx = c.begin_with(if pg { "BEGIN" } else { "BEGIN IMMEDIATE" }).await?;
+            if table == ScimTable::Groups && !tx.members_exist(w.members).await? {
+                return Ok(None);
+            }
+            let sql = match (table, pg) {
+                (ScimTable::Users, false) => {
+                    "UPDATE scim_users SET user_name = $1, user_name_key = $2, external_id = $3, \
+                     active = $4, resource = $5, version = version + 1, updated_at = $6 \
+                     WHERE id = $7 AND version = $8 \
+                     RETURNING id, resource, version, created_at, updated_at"
+                }
+                (ScimTable::Users, true) => {
+                    "UPDATE scim_users AS t SET user_name = $1, user_name_key = $2, external_id = $3, \
+                     active = $4, resource = $5::jsonb, version = t.version + 1, updated_at = $6 \
+                     WHERE t.id = $7 AND t.version = $8 \
+                     RETURNING t.id, t.resource::text AS resource, t.version, t.created_at, t.updated_at"
+                }
+                (ScimTable::Groups, false) => {
+                    "UPDATE scim_groups SET display_name = $1, display_name_key = $2, external_id = $3, \
+                     resource = $4, version = version + 1, updated_at = $5 WHERE id = $6 AND version = $7 \
+                     RETURNING id, resource, version, created_at, updated_at"
+                }
+                (ScimTable::Groups, true) => {
+                    "UPDATE scim_groups AS t SET display_name = $1, display_name_key = $2, external_id = $3, \
+                     resource = $4::jsonb, version = t.version + 1, updated_at = $5 \
+                     WHERE t.id = $6 AND t.version = $7 \
+                     RETURNING t.id, t.resource::text AS resource, t.version, t.created_at, t.updated_at"
+                }
+            };
+            let mut q = sqlx::query(sql)
+                .bind(w.unique)
+                .bind(w.unique.to_lowercase())
+                .bind(w.external_id);
+            if table == ScimTable::Users {
+                q = q.bind(w.active);
+            }
+            let row = q
+                .bind(w.resource)
+                .bind(to_millis(now))
+                .bind(w.id)
+                .bind(expected_version)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(|e| unique_or(e, table))?;
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let row = row_from(&row)?;
+            if table == ScimTable::Groups {
+                tx.set_members(w.id, w.members).await?;
+            }
+            tx.commit().await?;
+            Ok(Some(row))
+        })
     }
 
-    /// One page of a filtered, sorted list, and the total number of matches.
+    /// One page of a filtered, sorted list, and the total number of matches. Like every SCIM
+    /// call it runs under the time budget ([`super::PoolSettings::scim_query_budget`]), so no
+    /// filter holds a connection for long.
     pub async fn scim_list(&self, table: ScimTable, q: &ScimQuery) -> StoreResult<(i64, Vec<ScimRow>)> {
-        let from = format!("FROM {} t", table.name());
-        let where_sql = q
-            .filter
-            .as_ref()
-            .map(|f| format!(" WHERE {}", f.sql))
-            .unwrap_or_default();
-        let mut conn = self.scim_conn().await?;
-        let no_args = Vec::new();
-        let filter_args = q.filter.as_ref().map(|f| &f.args).unwrap_or(&no_args);
-
-        if q.limit > 0 {
-            let (order_sql, order_args) = match &q.order {
-                Some((expr, desc)) => (
-                    format!(
-                        "ORDER BY ({}) IS NULL, ({}) {}, t.created_at, t.id",
-                        expr.sql,
-                        expr.sql,
-                        if *desc { "DESC" } else { "ASC" }
-                    ),
-                    [expr.args.clone(), expr.args.clone()].concat(),
-                ),
-                None => ("ORDER BY t.created_at, t.id".to_owned(), Vec::new()),
-            };
-            let groups = match table {
-                ScimTable::Users => concat!(", ", user_groups_column!()),
-                ScimTable::Groups => "",
-            };
-            // The total rides along as a window count, so a page is one round trip.
-            let page_sql = format!(
-                "SELECT t.id, t.resource, t.version, t.created_at, t.updated_at{groups}, \
-                 COUNT(*) OVER () AS total {from}{where_sql} {order_sql} LIMIT ? OFFSET ?"
-            );
-            let mut args = filter_args.clone();
-            args.extend(order_args);
-            args.push(SqlArg::Int(q.limit));
-            args.push(SqlArg::Int(q.offset));
-            let rows = bind_args(sqlx::query(AssertSqlSafe(page_sql)), &args)
-                .fetch_all(&mut *conn)
-                .await?;
-            if let Some(first) = rows.first() {
-                let total: i64 = first.try_get("total")?;
-                return Ok((total, rows.iter().map(row_from).collect::<StoreResult<_>>()?));
-            }
+        match self.scim_conn().await? {
+            ScimConn::Sqlite(mut c) => list_page::<sqlx::Sqlite>(&mut c, table, q, false).await,
+            ScimConn::Postgres(mut c) => list_page::<sqlx::Postgres>(&mut c, table, q, true).await,
         }
-        // No rows on this page (count=0, or startIndex past the end): count on its own.
-        let count_sql = format!("SELECT COUNT(*) AS n {from}{where_sql}");
-        let total: i64 = bind_args(sqlx::query(AssertSqlSafe(count_sql)), filter_args)
-            .fetch_one(&mut *conn)
-            .await?
-            .try_get("n")?;
-        Ok((total, Vec::new()))
     }
 
     /// Deletes a group (if it is at `expected_version`, when given) and removes it from the
@@ -421,58 +522,72 @@ impl Store {
         now: OffsetDateTime,
     ) -> StoreResult<GroupDelete> {
         let now = stored_precision(now);
-        let mut conn = self.scim_conn().await?;
-        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        let version: Option<i64> = sqlx::query("SELECT version FROM scim_groups WHERE id = ?")
+        on_scim!(self, c, pg => {
+            let mut tx = c.begin_with(if pg { "BEGIN" } else { "BEGIN IMMEDIATE" }).await?;
+            // PostgreSQL: lock the group, then its parents (the order every writer takes: a
+            // member before the group that contains it, see [`Members`]). Once the group is
+            // locked no new membership naming it can commit, and the parents are read after
+            // that, so none is missed and no parent's concurrent write is lost.
+            let version: Option<i64> = sqlx::query_scalar(if pg {
+                "SELECT version FROM scim_groups WHERE id = $1 FOR UPDATE"
+            } else {
+                "SELECT version FROM scim_groups WHERE id = $1"
+            })
             .bind(id)
             .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| r.try_get("version"))
-            .transpose()?;
-        match (version, expected_version) {
-            (None, _) => return Ok(GroupDelete::Missing),
-            (Some(v), Some(e)) if v != e => return Ok(GroupDelete::Changed(v)),
-            _ => {}
-        }
-        let parents = sqlx::query(
-            "SELECT g.id, g.resource FROM scim_groups g JOIN scim_group_members m ON m.group_id = g.id \
-             WHERE m.member_id = ?",
-        )
-        .bind(id)
-        .fetch_all(&mut *tx)
-        .await?;
-        for parent in &parents {
-            let pid: String = parent.try_get("id")?;
-            let text: String = parent.try_get("resource")?;
-            let mut resource: serde_json::Value =
-                serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("group {pid}: {e}")))?;
-            if let Some(members) = resource.get_mut("members").and_then(|m| m.as_array_mut()) {
-                members.retain(|m| m.get("value").and_then(|v| v.as_str()) != Some(id));
-                if members.is_empty()
-                    && let Some(obj) = resource.as_object_mut()
-                {
-                    obj.remove("members");
-                }
+            .await?;
+            match (version, expected_version) {
+                (None, _) => return Ok(GroupDelete::Missing),
+                (Some(v), Some(e)) if v != e => return Ok(GroupDelete::Changed(v)),
+                _ => {}
             }
-            sqlx::query(
-                "UPDATE scim_groups SET resource = ?, version = version + 1, updated_at = ? WHERE id = ?",
-            )
-            .bind(resource.to_string())
-            .bind(to_millis(now))
-            .bind(&pid)
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query("DELETE FROM scim_group_members WHERE member_id = ?")
+            let parents = sqlx::query(if pg {
+                "SELECT g.id, g.resource::text AS resource FROM scim_groups g \
+                 JOIN scim_group_members m ON m.group_id = g.id WHERE m.member_id = $1 \
+                 ORDER BY g.id FOR UPDATE OF g"
+            } else {
+                "SELECT g.id, g.resource FROM scim_groups g JOIN scim_group_members m ON m.group_id = g.id \
+                 WHERE m.member_id = $1"
+            })
             .bind(id)
-            .execute(&mut *tx)
+            .fetch_all(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM scim_groups WHERE id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(GroupDelete::Deleted)
+            for parent in &parents {
+                let pid: String = parent.try_get("id")?;
+                let text: String = parent.try_get("resource")?;
+                let mut resource: serde_json::Value = serde_json::from_str(&text)
+                    .map_err(|e| StoreError::Corrupt(format!("group {pid}: {e}")))?;
+                if let Some(members) = resource.get_mut("members").and_then(|m| m.as_array_mut()) {
+                    members.retain(|m| m.get("value").and_then(|v| v.as_str()) != Some(id));
+                    if members.is_empty()
+                        && let Some(obj) = resource.as_object_mut()
+                    {
+                        obj.remove("members");
+                    }
+                }
+                sqlx::query(if pg {
+                    "UPDATE scim_groups SET resource = $1::jsonb, version = version + 1, updated_at = $2 \
+                     WHERE id = $3"
+                } else {
+                    "UPDATE scim_groups SET resource = $1, version = version + 1, updated_at = $2 WHERE id = $3"
+                })
+                .bind(resource.to_string())
+                .bind(to_millis(now))
+                .bind(&pid)
+                .execute(&mut *tx)
+                .await?;
+            }
+            sqlx::query("DELETE FROM scim_group_members WHERE member_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM scim_groups WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(GroupDelete::Deleted)
+        })
     }
 
     /// Which of `ids` exist as users or groups, with their display names.
@@ -480,26 +595,39 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let list = serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut conn = self.scim_conn().await?;
-        let rows = sqlx::query(
-            "SELECT id, 0 AS is_group, user_name AS display FROM scim_users \
-             WHERE id IN (SELECT value FROM json_each(?1)) \
-             UNION ALL SELECT id, 1 AS is_group, display_name AS display FROM scim_groups \
-             WHERE id IN (SELECT value FROM json_each(?1))",
-        )
-        .bind(list)
-        .fetch_all(&mut *conn)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(MemberTarget {
-                    id: r.try_get("id")?,
-                    is_group: r.try_get::<i64, _>("is_group")? == 1,
-                    display: r.try_get("display")?,
-                })
+        let rows: Vec<(String, i64, String)> = match self.scim_conn().await? {
+            ScimConn::Sqlite(mut p) => {
+                let list = serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query_as(
+                    "SELECT id, 0 AS is_group, user_name AS display FROM scim_users \
+                     WHERE id IN (SELECT value FROM json_each($1)) \
+                     UNION ALL SELECT id, 1 AS is_group, display_name AS display FROM scim_groups \
+                     WHERE id IN (SELECT value FROM json_each($1))",
+                )
+                .bind(list)
+                .fetch_all(&mut *p)
+                .await?
+            }
+            ScimConn::Postgres(mut p) => {
+                sqlx::query_as(
+                    "SELECT id, 0::bigint AS is_group, user_name AS display FROM scim_users \
+                     WHERE id = ANY($1) \
+                     UNION ALL SELECT id, 1::bigint AS is_group, display_name AS display FROM scim_groups \
+                     WHERE id = ANY($1)",
+                )
+                .bind(ids)
+                .fetch_all(&mut *p)
+                .await?
+            }
+        };
+        Ok(rows
+            .into_iter()
+            .map(|(id, is_group, display)| MemberTarget {
+                id,
+                is_group: is_group == 1,
+                display,
             })
-            .collect()
+            .collect())
     }
 
     /// The groups each of `user_ids` is a direct member of: (group id, displayName).
@@ -511,20 +639,31 @@ impl Store {
         if user_ids.is_empty() {
             return Ok(out);
         }
-        let list = serde_json::to_string(user_ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut conn = self.scim_conn().await?;
-        let rows = sqlx::query(
-            "SELECT m.member_id, g.id, g.display_name FROM scim_group_members m \
-             JOIN scim_groups g ON g.id = m.group_id \
-             WHERE m.member_id IN (SELECT value FROM json_each(?)) ORDER BY g.display_name_key",
-        )
-        .bind(list)
-        .fetch_all(&mut *conn)
-        .await?;
-        for r in &rows {
-            out.entry(r.try_get("member_id")?)
-                .or_default()
-                .push((r.try_get("id")?, r.try_get("display_name")?));
+        let rows: Vec<(String, String, String)> = match self.scim_conn().await? {
+            ScimConn::Sqlite(mut p) => {
+                let list = serde_json::to_string(user_ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query_as(
+                    "SELECT m.member_id, g.id, g.display_name FROM scim_group_members m \
+                     JOIN scim_groups g ON g.id = m.group_id \
+                     WHERE m.member_id IN (SELECT value FROM json_each($1)) ORDER BY g.display_name_key",
+                )
+                .bind(list)
+                .fetch_all(&mut *p)
+                .await?
+            }
+            ScimConn::Postgres(mut p) => {
+                sqlx::query_as(
+                    "SELECT m.member_id, g.id, g.display_name FROM scim_group_members m \
+                     JOIN scim_groups g ON g.id = m.group_id \
+                     WHERE m.member_id = ANY($1) ORDER BY g.display_name_key",
+                )
+                .bind(user_ids)
+                .fetch_all(&mut *p)
+                .await?
+            }
+        };
+        for (member, id, name) in rows {
+            out.entry(member).or_default().push((id, name));
         }
         Ok(out)
     }
@@ -538,27 +677,43 @@ impl Store {
         if keys.is_empty() {
             return Ok(out);
         }
-        let list = serde_json::to_string(keys).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let rows = sqlx::query(
-            "SELECT k.value AS key, u.id, \
-                    COALESCE(json_extract(u.resource, '$.displayName'), u.user_name) AS name, 0 AS by_external \
-             FROM json_each(?1) AS k JOIN scim_users u ON u.id = k.value \
-             UNION ALL \
-             SELECT k.value, u.id, COALESCE(json_extract(u.resource, '$.displayName'), u.user_name), 1 \
-             FROM json_each(?1) AS k JOIN scim_users u ON u.external_id = k.value \
-             ORDER BY 4, 2",
-        )
-        .bind(list)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<(String, String, String, i64)> = match self.scim_conn().await? {
+            ScimConn::Sqlite(mut p) => {
+                let list = serde_json::to_string(keys).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query_as(
+                    "SELECT k.value AS key, u.id, \
+                            COALESCE(json_extract(u.resource, '$.displayName'), u.user_name) AS name, 0 AS by_external \
+                     FROM json_each($1) AS k JOIN scim_users u ON u.id = k.value \
+                     UNION ALL \
+                     SELECT k.value, u.id, COALESCE(json_extract(u.resource, '$.displayName'), u.user_name), 1 \
+                     FROM json_each($1) AS k JOIN scim_users u ON u.external_id = k.value \
+                     ORDER BY 4, 2",
+                )
+                .bind(list)
+                .fetch_all(&mut *p)
+                .await?
+            }
+            ScimConn::Postgres(mut p) => {
+                sqlx::query_as(
+                    "SELECT k AS key, u.id, COALESCE(u.resource ->> 'displayName', u.user_name) AS name, \
+                            0::bigint AS by_external \
+                     FROM unnest($1::text[]) AS k JOIN scim_users u ON u.id = k \
+                     UNION ALL \
+                     SELECT k, u.id, COALESCE(u.resource ->> 'displayName', u.user_name), 1::bigint \
+                     FROM unnest($1::text[]) AS k JOIN scim_users u ON u.external_id = k \
+                     ORDER BY 4, 2",
+                )
+                .bind(keys)
+                .fetch_all(&mut *p)
+                .await?
+            }
+        };
         let mut by_external: HashMap<String, Vec<(String, String)>> = HashMap::new();
-        for r in &rows {
-            let key: String = r.try_get("key")?;
-            let user = (r.try_get("id")?, r.try_get("name")?);
-            if r.try_get::<i64, _>("by_external")? == 0 {
-                out.insert(key, user);
+        for (key, id, name, external) in rows {
+            if external == 0 {
+                out.insert(key, (id, name));
             } else {
-                by_external.entry(key).or_default().push(user);
+                by_external.entry(key).or_default().push((id, name));
             }
         }
         for (key, mut users) in by_external {

@@ -12,7 +12,8 @@
 //! ```
 //!
 //! Backend: SQLite (a file in a temporary directory) by default. `DEVCONSOLE_TEST_DATABASE_URL`
-//! selects PostgreSQL; see [`TestDb::fresh`].
+//! (a PostgreSQL URL whose role may CREATE DATABASE) selects PostgreSQL: each test gets a new
+//! database there, dropped when the test ends; see [`TestDb::fresh`] and `.ci/run`.
 //!
 //! Every test binary includes this module and uses a subset of it.
 #![allow(dead_code)]
@@ -58,19 +59,41 @@ pub fn deadline() -> StdDuration {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
+    Postgres,
+}
+
+/// The server that `DEVCONSOLE_TEST_DATABASE_URL` names, if set.
+fn postgres_admin_url() -> Option<String> {
+    std::env::var("DEVCONSOLE_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
 }
 
 impl Backend {
     /// SQLite unless `DEVCONSOLE_TEST_DATABASE_URL` is set.
     pub fn selected() -> Backend {
-        match std::env::var("DEVCONSOLE_TEST_DATABASE_URL") {
-            Ok(url) if !url.is_empty() => panic!(
-                "DEVCONSOLE_TEST_DATABASE_URL is set, but this build has no PostgreSQL backend yet; \
-                 unset it to run the suite on SQLite"
-            ),
-            _ => Backend::Sqlite,
+        if postgres_admin_url().is_some() {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
         }
     }
+}
+
+/// Runs a future to completion on a runtime of its own, on another thread, so it works from
+/// synchronous tests and from inside a tokio test alike (and from `Drop`).
+fn run_aside<T: Send>(f: impl std::future::Future<Output = T> + Send) -> T {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(f)
+        })
+        .join()
+        .unwrap()
+    })
 }
 
 /// A fresh, empty database that belongs to one test and disappears with it.
@@ -78,15 +101,46 @@ pub struct TestDb {
     backend: Backend,
     url: String,
     dir: tempfile::TempDir,
+    /// PostgreSQL: the database this test created (dropped with it) and the admin URL.
+    postgres: Option<(String, String)>,
 }
 
 impl TestDb {
-    /// A new database: a file in a new temporary directory on SQLite.
+    /// A new database: a file in a new temporary directory on SQLite; on PostgreSQL, a new
+    /// database (`CREATE DATABASE devconsole_test_…`) on the server `DEVCONSOLE_TEST_DATABASE_URL`
+    /// names, whose role needs CREATEDB.
     pub fn fresh() -> TestDb {
-        let backend = Backend::selected();
         let dir = tempfile::tempdir().expect("temporary directory");
-        let url = format!("sqlite://{}", dir.path().join("console.db").display());
-        TestDb { backend, url, dir }
+        match postgres_admin_url() {
+            None => TestDb {
+                backend: Backend::Sqlite,
+                url: format!("sqlite://{}", dir.path().join("console.db").display()),
+                dir,
+                postgres: None,
+            },
+            Some(admin) => {
+                let name = format!("devconsole_test_{}", Uuid::new_v4().simple());
+                let create = format!("CREATE DATABASE \"{name}\"");
+                run_aside(async {
+                    use sqlx::{Connection, Executor};
+                    let mut c = sqlx::PgConnection::connect(&admin)
+                        .await
+                        .expect("connect to DEVCONSOLE_TEST_DATABASE_URL");
+                    c.execute(sqlx::AssertSqlSafe(create))
+                        .await
+                        .expect("create the test database");
+                    c.close().await.ok();
+                });
+                let mut url = reqwest::Url::parse(&admin).expect("DEVCONSOLE_TEST_DATABASE_URL is a URL");
+                url.set_path(&format!("/{name}"));
+                TestDb {
+                    backend: Backend::Postgres,
+                    url: url.to_string(),
+                    dir,
+                    postgres: Some((name, admin)),
+                }
+            }
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -127,18 +181,64 @@ impl TestDb {
     /// Runs one raw SQL statement, for tests that tamper with rows behind the server's back.
     /// Keep such SQL portable (it must run on every backend).
     pub async fn execute(&self, sql: &'static str) -> u64 {
-        let pool = sqlx::SqlitePool::connect(&self.url).await.unwrap();
-        let done = sqlx::query(sql).execute(&pool).await.unwrap();
-        pool.close().await;
-        done.rows_affected()
+        match self.backend {
+            Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&self.url).await.unwrap();
+                let done = sqlx::query(sql).execute(&pool).await.unwrap();
+                pool.close().await;
+                done.rows_affected()
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
+                let done = sqlx::query(sql).execute(&pool).await.unwrap();
+                pool.close().await;
+                done.rows_affected()
+            }
+        }
     }
 
     /// A single integer from a raw query, e.g. `SELECT COUNT(*) FROM …`.
     pub async fn scalar_i64(&self, sql: &'static str) -> i64 {
-        let pool = sqlx::SqlitePool::connect(&self.url).await.unwrap();
-        let (value,): (i64,) = sqlx::query_as(sql).fetch_one(&pool).await.unwrap();
+        match self.backend {
+            Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&self.url).await.unwrap();
+                let (value,): (i64,) = sqlx::query_as(sql).fetch_one(&pool).await.unwrap();
+                pool.close().await;
+                value
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
+                let (value,): (i64,) = sqlx::query_as(sql).fetch_one(&pool).await.unwrap();
+                pool.close().await;
+                value
+            }
+        }
+    }
+
+    /// Every row of every table as text (PostgreSQL), for tests that look for secrets at rest.
+    /// On SQLite, read the files under [`TestDb::dir`] instead: they include the WAL.
+    pub async fn postgres_dump(&self) -> String {
+        assert_eq!(self.backend, Backend::Postgres);
+        let pool = sqlx::PgPool::connect(&self.url).await.unwrap();
+        let tables: Vec<(String,)> = sqlx::query_as(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let mut out = String::new();
+        for (table,) in tables {
+            let sql = format!("SELECT coalesce(string_agg(x::text, E'\\n'), '') FROM \"{table}\" x");
+            let (text,): (String,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            out.push_str(&text);
+            out.push('\n');
+        }
         pool.close().await;
-        value
+        out
     }
 
     /// `admin create NAME --role ROLE --password-stdin` with the real binary.
@@ -166,6 +266,22 @@ impl TestDb {
             .write_all(format!("{password}\n").as_bytes())
             .unwrap();
         child.wait_with_output().unwrap()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((name, admin)) = self.postgres.take() {
+            // FORCE: a server the test left running still holds connections.
+            let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+            run_aside(async move {
+                use sqlx::{Connection, Executor};
+                if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
+                    let _ = c.execute(sqlx::AssertSqlSafe(drop)).await;
+                    let _ = c.close().await;
+                }
+            });
+        }
     }
 }
 

@@ -1,80 +1,65 @@
-//! Translates a filter parsed by `scim_v2` (RFC 7644 §3.4.2.2) into a SQLite WHERE fragment,
-//! and evaluates value filters in memory for PATCH paths.
+//! Resolves a filter parsed by `scim_v2` (RFC 7644 §3.4.2.2) against the schema into the
+//! store's backend-neutral [`Pred`] (and `sortBy` into a [`Sort`]), and evaluates value filters
+//! in memory for PATCH paths.
 //!
-//! Every client value is a bound argument; JSON paths are bound too, so the SQL text is built
-//! only from this file's literals. Every leaf yields 0 or 1 (never NULL), so `not` is exact.
+//! No SQL is written here: `store::predicate` renders a [`Pred`] for SQLite or PostgreSQL with
+//! every client value bound. The rules it keeps on both (caseExact, LIKE escaping, a missing
+//! value comparing false so `not` is exact) are documented there.
 
 use super::error::{ScimError, ScimResult};
 use super::schema::{self, Attr, Kind, Resolved, Ty};
-use crate::store::{SqlArg, SqlFragment};
+use crate::store::predicate::{Column, JsonPath, Literal, Op, Operand, Pred, Sort, SortKey};
 use scim_v2::filter::{AttrExp, AttrPath, CompValue, CompareOp, Filter, ValFilter};
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// The SQL operator of an equality or ordering comparison; `None` for co, sw and ew.
-fn ordering_sql(op: &CompareOp) -> Option<&'static str> {
-    use CompareOp::*;
+fn op_of(op: &CompareOp) -> Op {
     match op {
-        Eq => Some("="),
-        Ne => Some("!="),
-        Gt => Some(">"),
-        Ge => Some(">="),
-        Lt => Some("<"),
-        Le => Some("<="),
-        Co | Sw | Ew => None,
+        CompareOp::Eq => Op::Eq,
+        CompareOp::Ne => Op::Ne,
+        CompareOp::Gt => Op::Gt,
+        CompareOp::Ge => Op::Ge,
+        CompareOp::Lt => Op::Lt,
+        CompareOp::Le => Op::Le,
+        CompareOp::Co => Op::Co,
+        CompareOp::Sw => Op::Sw,
+        CompareOp::Ew => Op::Ew,
     }
 }
 
-/// Escapes `%`, `_` and `\` for `LIKE … ESCAPE '\'`.
-pub fn like_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
+fn is_ordering(op: &CompareOp) -> bool {
+    !matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew)
 }
 
-/// What a resolved attribute reads from in SQL.
+/// What a resolved attribute reads from.
 enum Source {
     /// A real column; `lowered` when it stores a lower-cased key.
-    Column {
-        sql: &'static str,
-        lowered: bool,
-        ty: Ty,
-    },
+    Column { column: Column, lowered: bool, ty: Ty },
     /// The `meta.resourceType` constant.
     ResourceType,
     /// A user's `groups`, held in the membership table.
     UserGroups,
-    /// A value in the resource JSON at a bound path (single-valued).
-    Json { path: String },
+    /// A single value in the resource JSON.
+    Json { path: JsonPath },
     /// Elements of a multi-valued attribute; `sub` is the sub-attribute compared.
     Multi {
-        path: String,
+        path: JsonPath,
         sub: Option<&'static Attr>,
     },
 }
 
 struct Translator {
     kind: Kind,
-    args: Vec<SqlArg>,
 }
 
-pub fn translate(kind: Kind, f: &Filter) -> ScimResult<SqlFragment> {
-    let mut t = Translator {
-        kind,
-        args: Vec::new(),
-    };
-    let sql = t.filter(f)?;
-    Ok(SqlFragment { sql, args: t.args })
+/// The filter as a backend-neutral predicate over one stored resource.
+pub fn translate(kind: Kind, f: &Filter) -> ScimResult<Pred> {
+    Translator { kind }.filter(f)
 }
 
-/// The SQL expression (and its arguments) that orders by `sortBy`.
-pub fn sort_expression(kind: Kind, sort_by: &str) -> ScimResult<SqlFragment> {
+/// The order `sortBy` asks for.
+pub fn sort_order(kind: Kind, sort_by: &str, descending: bool) -> ScimResult<Sort> {
     let path: AttrPath = match format!("{sort_by} pr").parse::<Filter>() {
         Ok(Filter::Attr(AttrExp::Present(p))) => p,
         _ => {
@@ -83,39 +68,28 @@ pub fn sort_expression(kind: Kind, sort_by: &str) -> ScimResult<SqlFragment> {
             )));
         }
     };
-    let mut t = Translator {
-        kind,
-        args: Vec::new(),
-    };
+    let t = Translator { kind };
     let (source, leaf) = t
         .source(&path)
         .map_err(|_| ScimError::invalid_value(format!("sortBy {sort_by:?} is not a sortable attribute")))?;
     let nocase = !leaf.case_exact && matches!(leaf.ty, Ty::String | Ty::Reference);
-    let sql = match source {
-        Source::Column { sql, .. } => sql.to_owned(),
-        Source::Json { path } => {
-            t.args.push(SqlArg::Text(path));
-            "json_extract(t.resource, ?)".to_owned()
-        }
-        Source::Multi { path, sub } => {
-            // Sort by the primary value if there is one, else the first (RFC 7644 §3.4.2.3).
-            let sub = sub.map_or("value", |s| s.name);
-            t.args.push(SqlArg::Text(format!("$.\"{sub}\"")));
-            t.args.push(SqlArg::Text(path));
-            "(SELECT json_extract(e.value, ?) FROM json_each(t.resource, ?) AS e \
-             ORDER BY json_extract(e.value, '$.primary') DESC, e.key LIMIT 1)"
-                .to_owned()
-        }
+    let key = match source {
+        Source::Column { column, .. } => SortKey::Column(column),
+        Source::Json { path } => SortKey::Json(path),
+        // Sort by the primary value if there is one, else the first (RFC 7644 §3.4.2.3).
+        Source::Multi { path, sub } => SortKey::FirstElement {
+            path,
+            key: sub.map_or("value", |s| s.name),
+        },
         Source::ResourceType | Source::UserGroups => {
             return Err(ScimError::invalid_value(format!("cannot sort by {sort_by}")));
         }
     };
-    let sql = if nocase {
-        format!("{sql} COLLATE NOCASE")
-    } else {
-        sql
-    };
-    Ok(SqlFragment { sql, args: t.args })
+    Ok(Sort {
+        key,
+        nocase,
+        descending,
+    })
 }
 
 fn bad_attr(p: &AttrPath) -> ScimError {
@@ -127,12 +101,23 @@ pub fn resolve_path(kind: Kind, p: &AttrPath) -> Option<Resolved> {
     schema::resolve(kind, p.uri.as_deref(), &p.name, p.sub_attr.as_deref())
 }
 
-impl Translator {
-    fn push(&mut self, a: SqlArg) {
-        self.args.push(a);
+/// Where a resolved attribute sits in the stored JSON (see [`Resolved::json_path`]).
+fn json_path(r: &Resolved) -> JsonPath {
+    let mut keys = Vec::with_capacity(3);
+    if let Some(urn) = r.extension {
+        keys.push(urn);
     }
+    keys.push(r.attr.name);
+    if let Some(sub) = r.sub
+        && !r.attr.multi
+    {
+        keys.push(sub.name);
+    }
+    JsonPath(keys)
+}
 
-    fn filter(&mut self, f: &Filter) -> ScimResult<String> {
+impl Translator {
+    fn filter(&self, f: &Filter) -> ScimResult<Pred> {
         Ok(match f {
             Filter::Attr(e) => self.attr_exp(e)?,
             Filter::ValuePath(vp) => {
@@ -148,31 +133,31 @@ impl Translator {
                         "groups supports only groups.value comparisons",
                     ));
                 }
-                self.push(SqlArg::Text(r.json_path()));
-                let inner = self.val_filter(r.attr, &vp.filter)?;
-                format!("EXISTS (SELECT 1 FROM json_each(t.resource, ?) AS e WHERE {inner})")
+                Pred::AnyElement {
+                    path: json_path(&r),
+                    pred: Box::new(self.val_filter(r.attr, &vp.filter)?),
+                }
             }
-            Filter::Not(inner) => format!("NOT ({})", self.filter(inner)?),
-            Filter::And(items) => self.join(items.as_slice(), " AND ", Self::filter)?,
-            Filter::Or(items) => self.join(items.as_slice(), " OR ", Self::filter)?,
+            Filter::Not(inner) => Pred::Not(Box::new(self.filter(inner)?)),
+            Filter::And(items) => Pred::And(
+                items
+                    .as_slice()
+                    .iter()
+                    .map(|i| self.filter(i))
+                    .collect::<ScimResult<_>>()?,
+            ),
+            Filter::Or(items) => Pred::Or(
+                items
+                    .as_slice()
+                    .iter()
+                    .map(|i| self.filter(i))
+                    .collect::<ScimResult<_>>()?,
+            ),
         })
     }
 
-    fn join<T>(
-        &mut self,
-        items: &[T],
-        op: &str,
-        each: fn(&mut Self, &T) -> ScimResult<String>,
-    ) -> ScimResult<String> {
-        let parts = items
-            .iter()
-            .map(|i| each(self, i))
-            .collect::<ScimResult<Vec<_>>>()?;
-        Ok(format!("({})", parts.join(op)))
-    }
-
-    /// A filter inside `attr[...]`, over the element `e.value`.
-    fn val_filter(&mut self, parent: &'static Attr, f: &ValFilter) -> ScimResult<String> {
+    /// A filter inside `attr[...]`, over one element.
+    fn val_filter(&self, parent: &'static Attr, f: &ValFilter) -> ScimResult<Pred> {
         Ok(match f {
             ValFilter::Attr(e) => {
                 let (path, op) = match e {
@@ -186,34 +171,31 @@ impl Translator {
                     )));
                 }
                 let sub = parent.sub_attr(&path.name).ok_or_else(|| bad_attr(path))?;
-                self.push(SqlArg::Text(format!("$.\"{}\"", sub.name)));
-                let expr = "json_extract(e.value, ?)";
+                let operand = Operand::Element(Some(sub.name));
                 match op {
-                    None => "(json_type(e.value, ?) IS NOT NULL)".to_owned(),
-                    Some((op, v)) => self.compare(expr, sub.ty, !sub.case_exact, false, op, v)?,
+                    None => Pred::Present(operand),
+                    Some((op, v)) => compare(operand, sub.ty, !sub.case_exact, false, op, v)?,
                 }
             }
-            ValFilter::Not(inner) => format!("NOT ({})", self.val_filter(parent, inner)?),
-            ValFilter::And(items) => {
-                let parts = items
+            ValFilter::Not(inner) => Pred::Not(Box::new(self.val_filter(parent, inner)?)),
+            ValFilter::And(items) => Pred::And(
+                items
                     .as_slice()
                     .iter()
                     .map(|i| self.val_filter(parent, i))
-                    .collect::<ScimResult<Vec<_>>>()?;
-                format!("({})", parts.join(" AND "))
-            }
-            ValFilter::Or(items) => {
-                let parts = items
+                    .collect::<ScimResult<_>>()?,
+            ),
+            ValFilter::Or(items) => Pred::Or(
+                items
                     .as_slice()
                     .iter()
                     .map(|i| self.val_filter(parent, i))
-                    .collect::<ScimResult<Vec<_>>>()?;
-                format!("({})", parts.join(" OR "))
-            }
+                    .collect::<ScimResult<_>>()?,
+            ),
         })
     }
 
-    fn source(&mut self, p: &AttrPath) -> ScimResult<(Source, &'static Attr)> {
+    fn source(&self, p: &AttrPath) -> ScimResult<(Source, &'static Attr)> {
         let mut r = resolve_path(self.kind, p).ok_or_else(|| bad_attr(p))?;
         // `…:enterprise:2.0:User:manager eq "id"` compares the complex attribute's `value`.
         if !r.attr.multi && r.attr.ty == Ty::Complex && r.sub.is_none() {
@@ -227,15 +209,15 @@ impl Translator {
         let leaf = r.leaf();
         let top = r.attr.name;
         if r.extension.is_none() {
-            let column = |sql, lowered, ty| Source::Column { sql, lowered, ty };
+            let column = |column, lowered, ty| Source::Column { column, lowered, ty };
             let special = match (self.kind, top, r.sub.map(|s| s.name)) {
-                (_, "id", None) => Some(column("t.id", false, Ty::String)),
-                (_, "externalId", None) => Some(column("t.external_id", false, Ty::String)),
-                (Kind::User, "userName", None) => Some(column("t.user_name_key", true, Ty::String)),
-                (Kind::User, "active", None) => Some(column("t.active", false, Ty::Boolean)),
-                (Kind::Group, "displayName", None) => Some(column("t.display_name_key", true, Ty::String)),
-                (_, "meta", Some("created")) => Some(column("t.created_at", false, Ty::DateTime)),
-                (_, "meta", Some("lastModified")) => Some(column("t.updated_at", false, Ty::DateTime)),
+                (_, "id", None) => Some(column(Column::Id, false, Ty::String)),
+                (_, "externalId", None) => Some(column(Column::ExternalId, false, Ty::String)),
+                (Kind::User, "userName", None) => Some(column(Column::UserNameKey, true, Ty::String)),
+                (Kind::User, "active", None) => Some(column(Column::Active, false, Ty::Boolean)),
+                (Kind::Group, "displayName", None) => Some(column(Column::DisplayNameKey, true, Ty::String)),
+                (_, "meta", Some("created")) => Some(column(Column::CreatedAt, false, Ty::DateTime)),
+                (_, "meta", Some("lastModified")) => Some(column(Column::UpdatedAt, false, Ty::DateTime)),
                 (_, "meta", Some("resourceType")) => Some(Source::ResourceType),
                 (_, "meta", _) => return Err(bad_attr(p)),
                 (Kind::User, "groups", None | Some("value")) => Some(Source::UserGroups),
@@ -258,16 +240,16 @@ impl Translator {
             let leaf = sub.unwrap_or(r.attr);
             return Ok((
                 Source::Multi {
-                    path: r.json_path(),
+                    path: json_path(&r),
                     sub,
                 },
                 leaf,
             ));
         }
-        Ok((Source::Json { path: r.json_path() }, leaf))
+        Ok((Source::Json { path: json_path(&r) }, leaf))
     }
 
-    fn attr_exp(&mut self, e: &AttrExp) -> ScimResult<String> {
+    fn attr_exp(&self, e: &AttrExp) -> ScimResult<Pred> {
         let (p, cmp) = match e {
             AttrExp::Present(p) => (p, None),
             AttrExp::Comparison(p, op, v) => (p, Some((op, v))),
@@ -275,179 +257,158 @@ impl Translator {
         let (source, leaf) = self.source(p)?;
         let nocase = !leaf.case_exact;
         Ok(match (source, cmp) {
-            (Source::ResourceType, None) => "1".into(),
+            (Source::ResourceType, None) => Pred::Const(true),
             (Source::ResourceType, Some((op, v))) => {
                 let CompValue::Str(s) = v else {
                     return Err(ScimError::invalid_filter(
                         "meta.resourceType compares with a string",
                     ));
                 };
-                self.push(SqlArg::Text(self.kind.name().to_owned()));
-                self.compare("?", Ty::String, true, false, op, &CompValue::Str(s.clone()))?
+                // A constant per resource type: decided here, ignoring ASCII case.
+                let (a, b) = (self.kind.name().to_ascii_lowercase(), s.to_ascii_lowercase());
+                Pred::Const(match op {
+                    CompareOp::Eq => a == b,
+                    CompareOp::Ne => a != b,
+                    CompareOp::Gt => a > b,
+                    CompareOp::Ge => a >= b,
+                    CompareOp::Lt => a < b,
+                    CompareOp::Le => a <= b,
+                    CompareOp::Co => a.contains(&b),
+                    CompareOp::Sw => a.starts_with(&b),
+                    CompareOp::Ew => a.ends_with(&b),
+                })
             }
-            (Source::UserGroups, None) => {
-                "EXISTS (SELECT 1 FROM scim_group_members m WHERE m.member_id = t.id)".into()
+            (Source::UserGroups, None) => Pred::InGroup(None),
+            (Source::UserGroups, Some((op, v))) => match v {
+                CompValue::Str(s) => Pred::InGroup(Some((op_of(op), s.clone()))),
+                // A membership always has a group id.
+                CompValue::Null if matches!(op, CompareOp::Eq) => Pred::Const(false),
+                CompValue::Null if matches!(op, CompareOp::Ne) => Pred::InGroup(None),
+                CompValue::Null => {
+                    return Err(ScimError::invalid_filter(
+                        "null can only be compared with eq or ne",
+                    ));
+                }
+                _ => {
+                    return Err(ScimError::invalid_filter(
+                        "a string attribute compares with a quoted string",
+                    ));
+                }
+            },
+            (Source::Column { column, .. }, None) => Pred::Present(Operand::Column(column)),
+            (Source::Column { column, lowered, ty }, Some((op, v))) => {
+                compare(Operand::Column(column), ty, nocase || lowered, lowered, op, v)?
             }
-            (Source::UserGroups, Some((op, v))) => {
-                let inner = self.compare("m.group_id", Ty::String, false, false, op, v)?;
-                format!("EXISTS (SELECT 1 FROM scim_group_members m WHERE m.member_id = t.id AND {inner})")
-            }
-            (Source::Column { sql, .. }, None) => format!("({sql} IS NOT NULL)"),
-            (Source::Column { sql, lowered, ty }, Some((op, v))) => {
-                self.compare(sql, ty, nocase || lowered, lowered, op, v)?
-            }
-            (Source::Json { path }, None) => {
-                self.push(SqlArg::Text(path));
-                "(json_type(t.resource, ?) IS NOT NULL)".into()
-            }
+            (Source::Json { path }, None) => Pred::Present(Operand::Json(path)),
             (Source::Json { path }, Some((op, v))) => {
-                self.push(SqlArg::Text(path));
-                self.compare("json_extract(t.resource, ?)", leaf.ty, nocase, false, op, v)?
+                compare(Operand::Json(path), leaf.ty, nocase, false, op, v)?
             }
             (Source::Multi { path, sub }, cmp) => {
-                self.push(SqlArg::Text(path));
-                let (elem, sub_path) = match sub {
-                    Some(s) => ("json_extract(e.value, ?)", Some(format!("$.\"{}\"", s.name))),
-                    None => ("e.value", None),
-                };
-                let (negate, cond) = match cmp {
-                    None => {
-                        if let Some(sp) = sub_path {
-                            self.push(SqlArg::Text(sp));
-                        }
-                        (false, format!("{elem} IS NOT NULL"))
+                let operand = Operand::Element(sub.map(|s| s.name));
+                match cmp {
+                    None => Pred::AnyElement {
+                        path,
+                        pred: Box::new(Pred::Present(operand)),
+                    },
+                    // `emails ne "x"`: no element equals x.
+                    Some((CompareOp::Ne, v)) if !matches!(v, CompValue::Null) => {
+                        Pred::Not(Box::new(Pred::AnyElement {
+                            path,
+                            pred: Box::new(compare(operand, leaf.ty, nocase, false, &CompareOp::Eq, v)?),
+                        }))
                     }
-                    Some((op, v)) => {
-                        if let Some(sp) = sub_path {
-                            self.push(SqlArg::Text(sp));
-                        }
-                        // `emails ne "x"`: no element equals x.
-                        let (negate, op) = match op {
-                            CompareOp::Ne => (true, &CompareOp::Eq),
-                            other => (false, other),
-                        };
-                        (negate, self.compare(elem, leaf.ty, nocase, false, op, v)?)
-                    }
-                };
-                let exists = format!("EXISTS (SELECT 1 FROM json_each(t.resource, ?) AS e WHERE {cond})");
-                if negate { format!("NOT {exists}") } else { exists }
+                    Some((op, v)) => Pred::AnyElement {
+                        path,
+                        pred: Box::new(compare(operand, leaf.ty, nocase, false, op, v)?),
+                    },
+                }
             }
         })
     }
+}
 
-    /// `expr op value` as a 0/1 expression. `nocase`: the attribute is caseExact=false;
-    /// `lowered`: `expr` already holds a lower-cased key, so the value is lower-cased too.
-    fn compare(
-        &mut self,
-        expr: &str,
-        ty: Ty,
-        nocase: bool,
-        lowered: bool,
-        op: &CompareOp,
-        v: &CompValue,
-    ) -> ScimResult<String> {
-        use CompareOp::*;
-        let invalid = |what: &str| Err(ScimError::invalid_filter(what.to_owned()));
-        if matches!(v, CompValue::Null) {
-            return match op {
-                Eq => Ok(format!("({expr} IS NULL)")),
-                Ne => Ok(format!("({expr} IS NOT NULL)")),
-                _ => invalid("null can only be compared with eq or ne"),
-            };
-        }
-        let cond = match ty {
-            Ty::Boolean => {
-                let b = match v {
-                    CompValue::True => 1,
-                    CompValue::False => 0,
-                    _ => return invalid("a boolean attribute compares with true or false"),
-                };
-                match op {
-                    Eq => format!("{expr} = {b}"),
-                    Ne => format!("{expr} = {}", 1 - b),
-                    _ => return invalid("a boolean attribute supports only eq, ne and pr"),
-                }
-            }
-            Ty::Integer => {
-                let CompValue::Number(n) = v else {
-                    return invalid("an integer attribute compares with a number");
-                };
-                let arg = n
-                    .as_i64()
-                    .map(SqlArg::Int)
-                    .or_else(|| n.as_f64().map(SqlArg::Real));
-                let Some(arg) = arg else {
-                    return invalid("number out of range");
-                };
-                let Some(sym) = ordering_sql(op) else {
-                    return invalid("co, sw and ew apply to strings");
-                };
-                self.push(arg);
-                format!("{expr} {sym} ?")
-            }
-            Ty::DateTime => {
-                let CompValue::Str(s) = v else {
-                    return invalid("a dateTime attribute compares with an RFC 3339 string");
-                };
-                let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) else {
-                    return invalid("a dateTime attribute compares with an RFC 3339 string");
-                };
-                let Some(sym) = ordering_sql(op) else {
-                    return invalid("co, sw and ew apply to strings");
-                };
-                self.push(SqlArg::Int(crate::clock::to_millis(t)));
-                format!("{expr} {sym} ?")
-            }
-            Ty::Complex => return invalid("a complex attribute needs a sub-attribute"),
-            Ty::String | Ty::Reference => {
-                let CompValue::Str(s) = v else {
-                    return invalid("a string attribute compares with a quoted string");
-                };
-                let s = if lowered { s.to_lowercase() } else { s.clone() };
-                let collate = if nocase && !lowered { " COLLATE NOCASE" } else { "" };
-                match op {
-                    Eq | Ne | Gt | Ge | Lt | Le => {
-                        let sym = ordering_sql(op).unwrap_or("="); // always Some in this arm
-                        self.push(SqlArg::Text(s));
-                        format!("{expr} {sym} ?{collate}")
-                    }
-                    Co | Sw | Ew if nocase => {
-                        // SQLite's LIKE ignores ASCII case, which is what caseExact=false asks.
-                        let escaped = like_escape(&s);
-                        let pattern = match op {
-                            Co => format!("%{escaped}%"),
-                            Sw => format!("{escaped}%"),
-                            _ => format!("%{escaped}"),
-                        };
-                        self.push(SqlArg::Text(pattern));
-                        format!("{expr} LIKE ? ESCAPE '\\'")
-                    }
-                    Co => {
-                        self.push(SqlArg::Text(s));
-                        format!("instr({expr}, ?) > 0")
-                    }
-                    Sw => {
-                        self.push(SqlArg::Text(s.clone()));
-                        self.push(SqlArg::Text(s));
-                        format!("substr({expr}, 1, length(?)) = ?")
-                    }
-                    _ if s.is_empty() => format!("{expr} IS NOT NULL"),
-                    _ => {
-                        self.push(SqlArg::Int(s.chars().count() as i64));
-                        self.push(SqlArg::Text(s));
-                        format!("substr({expr}, -?) = ?")
-                    }
-                }
-            }
+/// `operand op value`, checked against the attribute's type. `nocase`: the attribute is
+/// caseExact=false; `lowered`: the operand holds a lower-cased key, so the value is
+/// lower-cased and compared exactly.
+fn compare(
+    operand: Operand,
+    ty: Ty,
+    nocase: bool,
+    lowered: bool,
+    op: &CompareOp,
+    v: &CompValue,
+) -> ScimResult<Pred> {
+    let invalid = |what: &str| Err(ScimError::invalid_filter(what.to_owned()));
+    let cmp = |value, nocase| Pred::Compare {
+        operand: operand.clone(),
+        op: op_of(op),
+        value,
+        nocase,
+    };
+    if matches!(v, CompValue::Null) {
+        return match op {
+            CompareOp::Eq => Ok(Pred::Not(Box::new(Pred::Present(operand)))),
+            CompareOp::Ne => Ok(Pred::Present(operand)),
+            _ => invalid("null can only be compared with eq or ne"),
         };
-        // A missing attribute compares as false, never NULL. A plain column is guarded with
-        // IS NOT NULL instead of COALESCE so its index stays usable (userName eq → unique key).
-        if expr.starts_with("t.") && !expr.contains('?') {
-            Ok(format!("({expr} IS NOT NULL AND {cond})"))
-        } else {
-            Ok(format!("COALESCE(({cond}), 0)"))
-        }
     }
+    Ok(match ty {
+        Ty::Boolean => {
+            let b = match v {
+                CompValue::True => true,
+                CompValue::False => false,
+                _ => return invalid("a boolean attribute compares with true or false"),
+            };
+            if !matches!(op, CompareOp::Eq | CompareOp::Ne) {
+                return invalid("a boolean attribute supports only eq, ne and pr");
+            }
+            cmp(Literal::Bool(b), false)
+        }
+        Ty::Integer => {
+            let CompValue::Number(n) = v else {
+                return invalid("an integer attribute compares with a number");
+            };
+            let value = n
+                .as_i64()
+                .map(Literal::Int)
+                .or_else(|| n.as_f64().map(Literal::Real));
+            let Some(value) = value else {
+                return invalid("number out of range");
+            };
+            if !is_ordering(op) {
+                return invalid("co, sw and ew apply to strings");
+            }
+            cmp(value, false)
+        }
+        Ty::DateTime => {
+            let CompValue::Str(s) = v else {
+                return invalid("a dateTime attribute compares with an RFC 3339 string");
+            };
+            let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) else {
+                return invalid("a dateTime attribute compares with an RFC 3339 string");
+            };
+            if !is_ordering(op) {
+                return invalid("co, sw and ew apply to strings");
+            }
+            match operand {
+                // meta.created / lastModified are stored as milliseconds.
+                Operand::Column(_) => cmp(Literal::Millis(crate::clock::to_millis(t)), false),
+                // A dateTime inside the JSON is its RFC 3339 text.
+                _ => cmp(Literal::Text(s.clone()), false),
+            }
+        }
+        Ty::Complex => return invalid("a complex attribute needs a sub-attribute"),
+        Ty::String | Ty::Reference => {
+            let CompValue::Str(s) = v else {
+                return invalid("a string attribute compares with a quoted string");
+            };
+            if lowered {
+                cmp(Literal::Text(s.to_lowercase()), false)
+            } else {
+                cmp(Literal::Text(s.clone()), nocase)
+            }
+        }
+    })
 }
 
 /// Does element `elem` of multi-valued `parent` match the value filter? For PATCH paths.
@@ -534,25 +495,58 @@ fn compare_value(attr: &Attr, actual: Option<&Value>, op: &CompareOp, v: &CompVa
 mod tests {
     use super::*;
 
-    fn sql(kind: Kind, f: &str) -> SqlFragment {
+    fn pred(kind: Kind, f: &str) -> Pred {
         translate(kind, &f.parse().unwrap()).unwrap()
     }
 
     #[test]
-    fn values_are_bound_never_spliced() {
-        let f = sql(Kind::User, r#"title co "50%_off\\' OR 1=1 --""#);
-        assert!(!f.sql.contains("OR 1=1"), "{}", f.sql);
+    fn values_stay_values_until_the_store_binds_them() {
         assert_eq!(
-            f.args.last(),
-            Some(&SqlArg::Text(r"%50\%\_off\\' OR 1=1 --%".into()))
+            pred(Kind::User, r#"title co "50%_off\\' OR 1=1 --""#),
+            Pred::Compare {
+                operand: Operand::Json(JsonPath(vec!["title"])),
+                op: Op::Co,
+                value: Literal::Text(r"50%_off\' OR 1=1 --".into()),
+                nocase: true,
+            }
         );
     }
 
     #[test]
     fn user_name_uses_the_lowered_unique_key() {
-        let f = sql(Kind::User, r#"userName eq "Ann@Example.com""#);
-        assert_eq!(f.sql, "(t.user_name_key IS NOT NULL AND t.user_name_key = ?)");
-        assert_eq!(f.args, vec![SqlArg::Text("ann@example.com".into())]);
+        assert_eq!(
+            pred(Kind::User, r#"userName eq "Ann@Example.com""#),
+            Pred::Compare {
+                operand: Operand::Column(Column::UserNameKey),
+                op: Op::Eq,
+                value: Literal::Text("ann@example.com".into()),
+                nocase: false,
+            }
+        );
+    }
+
+    #[test]
+    fn multi_valued_ne_means_no_element_equals() {
+        assert_eq!(
+            pred(Kind::User, r#"emails ne "a@x""#),
+            Pred::Not(Box::new(Pred::AnyElement {
+                path: JsonPath(vec!["emails"]),
+                pred: Box::new(Pred::Compare {
+                    operand: Operand::Element(Some("value")),
+                    op: Op::Eq,
+                    value: Literal::Text("a@x".into()),
+                    nocase: true,
+                }),
+            }))
+        );
+        assert_eq!(
+            pred(Kind::User, r#"meta.resourceType eq "user""#),
+            Pred::Const(true)
+        );
+        assert_eq!(
+            pred(Kind::Group, r#"meta.resourceType eq "User""#),
+            Pred::Const(false)
+        );
     }
 
     #[test]

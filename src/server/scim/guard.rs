@@ -4,7 +4,8 @@ use super::caps;
 use super::error::ScimError;
 use super::serial::Shared;
 use crate::server::AppState;
-use crate::tokens::VerifyError;
+use crate::server::activity::refused;
+use crate::tokens::{Refusal, TokenApp, VerifyError};
 use axum::Extension;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
@@ -31,9 +32,12 @@ pub async fn guard(
         return ScimError::unauthorized("a Dedicated Token is required: Authorization: Bearer <token>")
             .into_response();
     };
-    let verified = match state.tokens.verify(token).await {
+    let verified = match state.tokens.check(token).await {
         Ok(v) => v,
-        Err(VerifyError::Store(e)) => {
+        Err(Refusal {
+            error: VerifyError::Store(e),
+            ..
+        }) => {
             tracing::error!(error = %e, "token store unavailable during SCIM authentication");
             return ScimError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -41,7 +45,18 @@ pub async fn guard(
             )
             .into_response();
         }
-        Err(e) => return ScimError::unauthorized(e.to_string()).into_response(),
+        Err(Refusal { error, app }) => {
+            let error = ScimError::unauthorized(error.to_string());
+            // A token of ours that no longer works still names its app: tell its owners.
+            return match app {
+                Some(app) => refused(&state, &req, &app, error),
+                None => error.into_response(),
+            };
+        }
+    };
+    let app = TokenApp {
+        app_id: verified.app_id,
+        client_id: verified.client_id.clone(),
     };
     if let Err(wait) = state.scim_limiter.check(&verified.app_id.to_string()) {
         let mut e = ScimError::new(
@@ -52,7 +67,7 @@ pub async fn guard(
             ),
         );
         e.retry_after = Some(wait);
-        return e.into_response();
+        return refused(&state, &req, &app, e);
     }
     // A bounded number of SCIM requests hold buffers and database time at once, so a flood of
     // large ones cannot take the memory or the CPU; the rest wait their turn, briefly.
@@ -68,7 +83,7 @@ pub async fn guard(
                 ),
             );
             e.retry_after = Some(1);
-            return e.into_response();
+            return refused(&state, &req, &app, e);
         }
     };
     req.extensions_mut().insert(verified);

@@ -286,7 +286,7 @@ impl ListParams {
             order: self
                 .sort_by
                 .as_deref()
-                .map(|s| filter::sort_expression(kind, s).map(|e| (e, self.descending)))
+                .map(|s| filter::sort_order(kind, s, self.descending))
                 .transpose()?,
             offset: self.start_index - 1,
             limit: self.count,
