@@ -2,44 +2,10 @@
 //! a panic that must restore the terminal, and a remote server killed mid-session.
 //! Every wait is for something on screen (or the process exiting), with a generous deadline.
 
-use base64::Engine as _;
-
 mod common;
 mod tui_support;
 
-use tui_support::{BIN, Term, find};
-
-/// The first OSC 52 payload after `from`, decoded.
-fn osc52_payload(raw: &[u8], from: usize) -> Option<String> {
-    let start = from + find(&raw[from..], b"\x1b]52;c;")? + 7;
-    let end = start + raw[start..].iter().position(|b| *b == 0x07 || *b == 0x1b)?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(&raw[start..end])
-        .expect("OSC 52 payload is base64");
-    Some(String::from_utf8(bytes).expect("utf-8 payload"))
-}
-
-/// The JWT as the modal shows it: consecutive rows of base64url and dots, joined.
-fn jwt_on_screen(screen: &str) -> Option<(String, Vec<String>)> {
-    let is_token_row = |l: &str| {
-        let t = l.trim();
-        t.len() >= 20
-            && t.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    };
-    let lines: Vec<&str> = screen.lines().collect();
-    let first = lines
-        .iter()
-        .position(|l| l.trim().starts_with("eyJ") && is_token_row(l))?;
-    let rows: Vec<String> = lines[first..]
-        .iter()
-        .take_while(|l| is_token_row(l))
-        .map(|l| l.trim().to_owned())
-        .collect();
-    let token = rows.concat();
-    let parts: Vec<&str> = token.split('.').collect();
-    (parts.len() == 3 && parts.iter().all(|p| !p.is_empty())).then_some((token, rows))
-}
+use tui_support::{BIN, Term, find, jwt_on_screen, osc52_payload};
 
 #[test]
 fn add_app_enable_scim_issue_copy_and_restart() {

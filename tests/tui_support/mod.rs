@@ -4,6 +4,7 @@
 //! a failing test ever reaches.
 #![allow(dead_code)]
 
+use base64::Engine as _;
 use portable_pty::{Child, CommandBuilder, PtySize, native_pty_system};
 use std::io::{Read, Write};
 use std::path::Path;
@@ -70,7 +71,13 @@ impl Term {
         Term::spawn_sized(args, home, extra_env, (30, 160))
     }
 
-    pub fn spawn_sized(
+    pub fn spawn_sized(args: &[&str], home: &Path, extra_env: &[(&str, &str)], size: (u16, u16)) -> Term {
+        Term::spawn_program(BIN, args, home, extra_env, size)
+    }
+
+    /// Any program (tmux, screen, a shell) on the pty, with the same clean environment.
+    pub fn spawn_program(
+        program: &str,
         args: &[&str],
         home: &Path,
         extra_env: &[(&str, &str)],
@@ -84,7 +91,7 @@ impl Term {
                 pixel_height: 0,
             })
             .expect("openpty");
-        let mut cmd = CommandBuilder::new(BIN);
+        let mut cmd = CommandBuilder::new(program);
         cmd.args(args);
         cmd.cwd(home);
         for k in SCRUBBED.into_iter().chain(PROXY_VARS) {
@@ -233,4 +240,36 @@ impl Drop for Term {
 
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The first OSC 52 payload after `from`, decoded.
+pub fn osc52_payload(raw: &[u8], from: usize) -> Option<String> {
+    let start = from + find(&raw[from..], b"\x1b]52;c;")? + 7;
+    let end = start + raw[start..].iter().position(|b| *b == 0x07 || *b == 0x1b)?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(&raw[start..end])
+        .expect("OSC 52 payload is base64");
+    Some(String::from_utf8(bytes).expect("utf-8 payload"))
+}
+
+/// The JWT as the modal shows it: consecutive rows of base64url and dots, joined.
+pub fn jwt_on_screen(screen: &str) -> Option<(String, Vec<String>)> {
+    let is_token_row = |l: &str| {
+        let t = l.trim();
+        t.len() >= 20
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    let lines: Vec<&str> = screen.lines().collect();
+    let first = lines
+        .iter()
+        .position(|l| l.trim().starts_with("eyJ") && is_token_row(l))?;
+    let rows: Vec<String> = lines[first..]
+        .iter()
+        .take_while(|l| is_token_row(l))
+        .map(|l| l.trim().to_owned())
+        .collect();
+    let token = rows.concat();
+    let parts: Vec<&str> = token.split('.').collect();
+    (parts.len() == 3 && parts.iter().all(|p| !p.is_empty())).then_some((token, rows))
 }
