@@ -127,59 +127,64 @@ fn serve_logs_on_a_terminal_are_coloured_unless_no_color() {
     }
 }
 
-#[test]
-fn console_errors_carry_no_ansi_codes_into_a_pipe_or_with_no_color() {
-    // A config error, piped.
-    let home = tempfile::tempdir().unwrap();
-    bad_config(home.path());
+/// Runs the binary with stdin closed and output piped (as in a script or cron), colour not
+/// turned off; (succeeded, stderr).
+fn piped(args: &[&str], home: &std::path::Path) -> (bool, String) {
     let out = Command::new(BIN)
+        .args(args)
         .env_remove("NO_COLOR")
         // A backtrace is opt-in (RUST_BACKTRACE); the report itself must stand alone.
         .env_remove("RUST_BACKTRACE")
         .env_remove("RUST_LIB_BACKTRACE")
-        .env("DEVCONSOLE_DATA_DIR", home.path().join("data"))
-        .env("DEVCONSOLE_CONFIG_DIR", home.path().join("config"))
+        .env("DEVCONSOLE_DATA_DIR", home.join("data"))
+        .env("DEVCONSOLE_CONFIG_DIR", home.join("config"))
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(err.contains("clipbaord"), "{err}");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The same on a terminal with NO_COLOR: every byte it wrote, once it printed `expect`.
+fn on_a_terminal_with_no_color(args: &[&str], home: &std::path::Path, expect: &str) -> Vec<u8> {
+    let mut t = Term::spawn(args, home, &[("NO_COLOR", "1")]);
+    t.wait_exit();
+    t.wait_until(expect, |s| s.contains(expect));
+    t.raw()
+}
+
+#[test]
+fn console_errors_carry_no_ansi_codes_into_a_pipe_or_with_no_color() {
+    // A config error (a color-eyre report).
+    let home = tempfile::tempdir().unwrap();
+    bad_config(home.path());
+    let (ok, err) = piped(&[], home.path());
+    assert!(!ok && err.contains("clipbaord"), "{err}");
     assert!(!err.contains('\x1b'), "ANSI codes in a piped error: {err:?}");
     assert!(
         !err.contains(".rs:"),
         "a config error is not a bug: no source location: {err}"
     );
-
-    // The same on a terminal with NO_COLOR.
-    let mut t = Term::spawn(&[], home.path(), &[("NO_COLOR", "1")]);
-    t.wait_exit();
-    t.wait_until("the config error", |s| s.contains("clipbaord"));
-    let raw = t.raw();
+    let raw = on_a_terminal_with_no_color(&[], home.path(), "clipbaord");
     assert!(
         !raw.contains(&0x1b),
         "ANSI codes with NO_COLOR: {}",
         String::from_utf8_lossy(&raw)
     );
 
-    // A usage error (clap) and a CLI failure (unreachable server), piped and with NO_COLOR.
+    // A usage error (clap) and a CLI failure (an unreachable server).
+    let home = tempfile::tempdir().unwrap();
     let dead = format!("http://127.0.0.1:{}", free_port());
-    for args in [&["--no-such-flag"][..], &["--server", &dead, "apps", "list"][..]] {
-        let out = Command::new(BIN)
-            .args(args)
-            .env_remove("NO_COLOR")
-            .env("DEVCONSOLE_DATA_DIR", home.path().join("data"))
-            .env("DEVCONSOLE_CONFIG_DIR", home.path().join("cfg-none"))
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success() && !err.is_empty(), "{args:?}: {err}");
+    for (args, expect) in [
+        (&["--no-such-flag"][..], "--no-such-flag"),
+        (&["--server", &dead, "apps", "list"][..], "devconsole:"),
+    ] {
+        let (ok, err) = piped(args, home.path());
+        assert!(!ok && err.contains(expect), "{args:?}: {err}");
         assert!(!err.contains('\x1b'), "{args:?}: ANSI codes in a pipe: {err:?}");
-        let mut t = Term::spawn(args, home.path(), &[("NO_COLOR", "1")]);
-        t.wait_exit();
-        t.wait_until("the error", |s| s.contains("error") || s.contains("devconsole:"));
-        let raw = t.raw();
+        let raw = on_a_terminal_with_no_color(args, home.path(), expect);
         assert!(
             !raw.contains(&0x1b),
             "{args:?} with NO_COLOR: {}",
