@@ -7,19 +7,13 @@
 //!
 //! Run: `cargo bench --bench hostile` (env: HOSTILE_SECONDS, default 10).
 
-use devconsole::client::ConsoleClient;
-use devconsole::server::{self, ServerConfig};
-use devconsole::store::Store;
-use devconsole::wire::Role;
-use secrecy::{ExposeSecret, SecretString};
+mod support;
+
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-
-const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+use support::{BenchServer, GROUP, PATCH_OP, USER, pct};
 
 /// A capped request: name, method, path, JSON body, filter.
 type Capped = (
@@ -30,59 +24,15 @@ type Capped = (
     Option<String>,
 );
 
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1000.0
-}
-
-fn db_bytes(dir: &std::path::Path) -> u64 {
-    ["scim.db", "scim.db-wal"]
-        .iter()
-        .filter_map(|f| std::fs::metadata(dir.join(f)).ok())
-        .map(|m| m.len())
-        .sum()
-}
-
 #[tokio::main]
 async fn main() {
-    let seconds = std::env::var("HOSTILE_SECONDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10u64);
-    let dir = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite://{}", dir.path().join("scim.db").display());
-    let password = SecretString::from("correct horse battery staple");
-    let store = Store::open(&db_url).await.unwrap();
-    store
-        .create_admin(
-            "dev",
-            Role::Developer,
-            Some(&server::hash_password(&password).unwrap()),
-            time::OffsetDateTime::now_utc(),
-        )
-        .await
-        .unwrap();
-    store.close().await;
-    let mut config = ServerConfig::new(db_url, "127.0.0.1:0".parse().unwrap());
-    config.scim_per_minute = 10_000_000;
-    let running = server::start(config).await.unwrap();
-    let base = running.base_url();
-    let mut console = ConsoleClient::new(&base).unwrap();
-    console.login("dev", password).await.unwrap();
-    let app = console.create_app("Hostile", "bench").await.unwrap().app.id;
-    console.enable_scim(app, true).await.unwrap();
-    let token = console
-        .issue_token(app)
-        .await
-        .unwrap()
-        .token
-        .expose_secret()
-        .to_owned();
+    let seconds = support::env_or("HOSTILE_SECONDS", 10);
+    let bench = BenchServer::start(|c| c.scim_per_minute = 10_000_000).await;
+    let base = bench.base.clone();
+    let console = &bench.console;
+    let token = secrecy::ExposeSecret::expose_secret(&bench.token).to_owned();
     let http = reqwest::Client::new();
-    let scim = format!("{base}/scim/v2");
+    let scim = bench.scim.clone();
     let req = |m: reqwest::Method, p: &str| http.request(m, format!("{scim}{p}")).bearer_auth(&token);
 
     // A directory to filter over: 2,000 users.
@@ -241,7 +191,7 @@ async fn main() {
             n
         }));
     }
-    let session = &console;
+    let session = console;
     let mut health = Vec::new();
     let mut me = Vec::new();
     let until = Instant::now() + Duration::from_secs(seconds);
@@ -282,7 +232,7 @@ async fn main() {
     );
 
     // 2,000 hostile login attempts with 60 KB usernames.
-    let before = db_bytes(dir.path());
+    let before = bench.db_bytes();
     let name = "x".repeat(60_000);
     for i in 0..2000 {
         let _ = http
@@ -292,10 +242,10 @@ async fn main() {
             .send()
             .await;
     }
-    let after = db_bytes(dir.path());
+    let after = bench.db_bytes();
     println!(
         "\n## 2,000 hostile login attempts (60 KB usernames)\n\ndatabase + WAL: {before} → {after} bytes (growth {} bytes)",
         after.saturating_sub(before)
     );
-    running.shutdown().await.unwrap();
+    bench.shutdown().await;
 }

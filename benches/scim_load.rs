@@ -6,28 +6,23 @@
 //! - `GET /scim/v2/Users/{id}` (token verification + one indexed read),
 //! - `GET /scim/v2/Users?filter=userName eq "…"` over the 10,000 users.
 //!
+//! Then the write path with provisioning activity recorded and not (issue 10: recording may
+//! cost at most 15% of write throughput): two more servers, one with
+//! `ServerConfig.activity.record = false`, each preloaded with users, then `POST /Users` and
+//! `PATCH /Users/{id}` rounds interleaved between them.
+//!
 //! Run: `cargo bench --bench scim_load` (env: SCIM_BENCH_REQUESTS, SCIM_BENCH_CONCURRENCY,
-//! SCIM_BENCH_SECONDS, SCIM_BENCH_ROUNDS). Each scenario stops at the request count or the
-//! time limit, whichever comes first.
+//! SCIM_BENCH_SECONDS, SCIM_BENCH_ROUNDS, SCIM_BENCH_WRITES: writes per round, 0 to skip). Each
+//! scenario stops at the request count or the time limit, whichever comes first.
 
-use devconsole::client::ConsoleClient;
-use devconsole::server::{self, ServerConfig};
-use devconsole::store::Store;
-use devconsole::wire::Role;
+mod support;
+
 use futures::StreamExt;
-use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::{BenchServer, PATCH_OP, USER, env_or};
 
 const USERS: usize = 10_000;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 struct Outcome {
     requests: usize,
@@ -94,63 +89,17 @@ async fn bench() {
     let concurrency = env_or("SCIM_BENCH_CONCURRENCY", 32) as usize;
     let limit = Duration::from_secs(env_or("SCIM_BENCH_SECONDS", 20));
 
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let password = SecretString::from("benchmark password");
-    let store = Store::open(&db).await.unwrap();
-    store
-        .create_admin(
-            "bench",
-            Role::Developer,
-            Some(&server::hash_password(&password).unwrap()),
-            time::OffsetDateTime::now_utc(),
-        )
-        .await
-        .unwrap();
-    store.close().await;
-    let mut config = ServerConfig::new(db, "127.0.0.1:0".parse().unwrap());
-    // The limiter is not what is measured here.
-    config.scim_per_minute = u32::MAX;
-    let server = server::start(config).await.unwrap();
-    let base = server.base_url();
-    let mut console = ConsoleClient::new(&base).unwrap();
-    console.login("bench", password).await.unwrap();
-    let app = console.create_app("Load", "benchmark").await.unwrap().app.id;
-    console.enable_scim(app, true).await.unwrap();
-    let token = Arc::new(console.issue_token(app).await.unwrap().token);
-
+    let bench = BenchServer::start(|_| {}).await;
+    let base = bench.base.clone();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()
         .unwrap();
-    let scim = format!("{base}/scim/v2");
-    let auth = format!("Bearer {}", token.expose_secret());
+    let scim = bench.scim.clone();
+    let auth = bench.bearer();
 
     let t = Instant::now();
-    let ids: Vec<String> = futures::stream::iter(0..USERS)
-        .map(|i| {
-            let req = client
-                .post(format!("{scim}/Users"))
-                .header("Authorization", &auth)
-                .json(&json!({
-                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-                    "userName": format!("user{i:05}@example.com"),
-                    "name": {"givenName": format!("Given{i}"), "familyName": "Load"},
-                    "emails": [{"value": format!("user{i:05}@example.com"), "type": "work", "primary": true}],
-                    "externalId": format!("ext-{i}"),
-                }));
-            async move {
-                let r = req.send().await.unwrap();
-                assert_eq!(r.status(), 201);
-                r.json::<serde_json::Value>().await.unwrap()["id"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            }
-        })
-        .buffer_unordered(16)
-        .collect()
-        .await;
+    let ids = load_users(&client, &bench, "user", USERS).await;
     println!("loaded {USERS} users through POST /Users in {:.1?}", t.elapsed());
 
     let warm = |path: String| client.get(path).header("Authorization", &auth);
@@ -242,5 +191,129 @@ async fn bench() {
             .map(|(a, b)| format!("{:.2}", a.rate() / b.rate()))
             .collect::<Vec<_>>()
     );
-    server.shutdown().await.unwrap();
+    bench.shutdown().await;
+
+    let writes = env_or("SCIM_BENCH_WRITES", 5_000) as usize;
+    if writes > 0 {
+        write_cost(&client, writes, rounds_n, concurrency, limit).await;
+    }
+}
+
+/// Creates `n` users named `{prefix}NNNNN@example.com`; their ids.
+async fn load_users(client: &reqwest::Client, bench: &BenchServer, prefix: &str, n: usize) -> Vec<String> {
+    let auth = bench.bearer();
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let req = client
+                .post(format!("{}/Users", bench.scim))
+                .header("Authorization", &auth)
+                .json(&json!({
+                    "schemas": [USER],
+                    "userName": format!("{prefix}{i:05}@example.com"),
+                    "name": {"givenName": format!("Given{i}"), "familyName": "Load"},
+                    "emails": [{"value": format!("{prefix}{i:05}@example.com"), "type": "work", "primary": true}],
+                    "externalId": format!("ext-{prefix}-{i}"),
+                }));
+            async move {
+                let r = req.send().await.unwrap();
+                assert_eq!(r.status(), 201);
+                r.json::<serde_json::Value>().await.unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await
+}
+
+/// Write throughput with activity recording on and off: the same writes against two servers,
+/// rounds interleaved (and their order alternated) so a noisy neighbour hits both alike.
+async fn write_cost(
+    client: &reqwest::Client,
+    writes: usize,
+    rounds_n: usize,
+    concurrency: usize,
+    limit: Duration,
+) {
+    let on = BenchServer::start(|_| {}).await;
+    let off = BenchServer::start(|c| c.activity.record = false).await;
+    let preload = writes.min(5_000);
+    let on_ids = load_users(client, &on, "pre", preload).await;
+    let off_ids = load_users(client, &off, "pre", preload).await;
+    // [scenario][server] -> rounds
+    let mut rates = [[Vec::new(), Vec::new()], [Vec::new(), Vec::new()]];
+    let mut errors = 0;
+    for round in 0..rounds_n {
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for k in order {
+            let (srv, ids) = if k == 0 { (&on, &on_ids) } else { (&off, &off_ids) };
+            let auth = srv.bearer();
+            let create = run(writes, concurrency, limit, |i| {
+                client
+                    .post(format!("{}/Users", srv.scim))
+                    .header("Authorization", &auth)
+                    .json(&json!({
+                        "schemas": [USER],
+                        "userName": format!("w{round}-{i:05}@example.com"),
+                        "name": {"givenName": format!("Given{i}"), "familyName": "Write"},
+                    }))
+            })
+            .await;
+            // Deactivate and reactivate: the write this log exists for.
+            let patch = run(writes, concurrency, limit, |i| {
+                client
+                    .patch(format!("{}/Users/{}", srv.scim, ids[(i * 7919) % ids.len()]))
+                    .header("Authorization", &auth)
+                    .json(&json!({
+                        "schemas": [PATCH_OP],
+                        "Operations": [{"op": "replace", "path": "active", "value": (i + round) % 2 == 1}],
+                    }))
+            })
+            .await;
+            errors += create.errors + patch.errors;
+            rates[0][k].push(create.rate());
+            rates[1][k].push(patch.rate());
+        }
+    }
+    // Everything recorded is in the table: read it back through the API (which flushes first).
+    let recorded = on
+        .console
+        .activity_page(Some(on.app), &Default::default(), 1, None)
+        .await
+        .unwrap();
+    assert!(!recorded.events.is_empty(), "recording on records");
+    let none = off
+        .console
+        .activity_page(None, &Default::default(), 1, None)
+        .await
+        .unwrap();
+    assert!(none.events.is_empty(), "recording off records nothing");
+    println!(
+        "\nWrites with provisioning activity recorded vs not: {rounds_n} rounds x up to {writes} requests, {concurrency} in flight, {} users preloaded, load average {}, {errors} errors",
+        preload,
+        support::load_average().unwrap_or_default()
+    );
+    println!("| write | recording on req/s | recording off req/s | change | rounds on / off |");
+    println!("|---|---:|---:|---:|---|");
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    for (name, r) in ["POST /scim/v2/Users", "PATCH /scim/v2/Users/{id} (active)"]
+        .iter()
+        .zip(&rates)
+    {
+        let (a, b) = (median(&r[0]), median(&r[1]));
+        println!(
+            "| {name} | {a:.0} | {b:.0} | {:+.1}% (target >= -15%) | {:?} / {:?} |",
+            (a / b - 1.0) * 100.0,
+            r[0].iter().map(|x| x.round()).collect::<Vec<_>>(),
+            r[1].iter().map(|x| x.round()).collect::<Vec<_>>(),
+        );
+    }
+    on.shutdown().await;
+    off.shutdown().await;
 }

@@ -331,3 +331,31 @@ async fn a_deleted_apps_activity_is_pruned() {
     assert_eq!(gone, 1);
     env.server.shutdown().await.unwrap();
 }
+
+/// `ActivityConfig.record = false` (the scim_load bench's "recording off" server) records
+/// nothing: not the writes, not the failures, not the guard's refusals. Default is on.
+#[tokio::test]
+async fn recording_can_be_switched_off_for_the_benchmark_only() {
+    assert!(ActivityConfig::default().record);
+    let env = common::scim_env_with(common::app().configure(|c| c.activity.record = false)).await;
+    env.create_user(json!({"userName": "off@example.com"})).await;
+    let dup = env
+        .post(
+            "/Users",
+            json!({"schemas": [USER], "userName": "off@example.com"}),
+        )
+        .await;
+    assert_eq!(dup.status, StatusCode::CONFLICT);
+    env.console.revoke_token(env.app).await.unwrap();
+    assert_eq!(env.get("/Users").await.status, StatusCode::UNAUTHORIZED);
+    let page = env.console.activity_page(None, &all(), 50, None).await.unwrap();
+    assert!(page.events.is_empty(), "{page:#?}");
+    assert_eq!(
+        env.server
+            .db
+            .scalar_i64("SELECT COUNT(*) FROM scim_activity")
+            .await,
+        0
+    );
+    env.server.shutdown().await.unwrap();
+}

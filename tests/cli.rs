@@ -172,6 +172,16 @@ fn process_table(pid: u32) -> String {
     all
 }
 
+/// The secret in `path` once it is written, for [`Home::run_watched`].
+fn file_secret(path: &Path) -> impl Fn() -> Vec<String> + use<> {
+    let path = path.to_path_buf();
+    move || {
+        std::fs::read_to_string(&path)
+            .map(|t| vec![t.trim().to_owned()])
+            .unwrap_or_default()
+    }
+}
+
 fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -381,19 +391,25 @@ fn remote_server_end_to_end() {
 
     // Create: the client secret goes only to --out, 0600; never overwritten without --force.
     let secret_file = home.path("okta.secret");
-    let created = remote(&[
-        "apps",
-        "create",
-        "--name",
-        "Okta sync",
-        "--description",
-        "nightly",
-        "--out",
-        "okta.secret",
-        "--output",
-        "json",
-    ])
-    .expect(OK);
+    let created = home
+        .run_watched(
+            &[
+                "apps",
+                "create",
+                "--name",
+                "Okta sync",
+                "--description",
+                "nightly",
+                "--out",
+                "okta.secret",
+                "--output",
+                "json",
+                "--server",
+                &url,
+            ],
+            &file_secret(&secret_file),
+        )
+        .expect(OK);
     let app = created.json();
     assert_eq!(app["name"], "Okta sync");
     assert!(app.get("client_secret").is_none());
@@ -579,15 +595,20 @@ fn remote_server_end_to_end() {
         first_secret,
         "a refused --out reissued nothing"
     );
-    remote(&[
-        "apps",
-        "secret",
-        "Okta sync",
-        "--reissue",
-        "--out",
-        "okta.secret",
-        "--force",
-    ])
+    home.run_watched(
+        &[
+            "apps",
+            "secret",
+            "Okta sync",
+            "--reissue",
+            "--out",
+            "okta.secret",
+            "--force",
+            "--server",
+            &url,
+        ],
+        &file_secret(&secret_file),
+    )
     .expect(OK);
     assert_eq!(mode(&secret_file), 0o600);
     let second_secret = read_secret(&secret_file);
@@ -679,21 +700,58 @@ fn remote_server_end_to_end() {
 fn embedded_server_end_to_end() {
     let home = Home::new();
     home.run(&["apps", "list", "--output", "json"]).expect(OK);
+    let secret_file = home.path("entra.secret");
     let created = home
-        .run(&[
-            "apps",
-            "create",
-            "--name",
-            "Entra",
-            "--out",
-            "entra.secret",
-            "--output",
-            "json",
-        ])
+        .run_watched(
+            &[
+                "apps",
+                "create",
+                "--name",
+                "Entra",
+                "--out",
+                "entra.secret",
+                "--output",
+                "json",
+            ],
+            &file_secret(&secret_file),
+        )
         .expect(OK)
         .json();
     assert_eq!(created["created_by"], "(local)");
-    assert_eq!(mode(&home.path("entra.secret")), 0o600);
+    assert_eq!(mode(&secret_file), 0o600);
+    let first_secret = read_secret(&secret_file);
+    let client_id = created["client_id"].as_str().unwrap().to_owned();
+    let app_id = created["id"].as_str().unwrap().to_owned();
+    // Show by name, client ID and id.
+    for key in ["Entra", client_id.as_str(), app_id.as_str()] {
+        let shown = home
+            .run(&["apps", "show", key, "--output", "json"])
+            .expect(OK)
+            .json();
+        assert_eq!(shown["id"], app_id.as_str());
+    }
+    assert_table(&home.run(&["apps", "show", "Entra"]).expect(OK).stdout);
+    home.run(&["apps", "show", "Okta"]).expect(NOT_FOUND);
+    // Members: an admin made with `admin create` on the same local database.
+    home.run_with_stdin(
+        &[
+            "admin",
+            "create",
+            "bob",
+            "--role",
+            "developer",
+            "--password-stdin",
+        ],
+        PASSWORD,
+    )
+    .expect(OK);
+    let members = home
+        .run(&["apps", "members", "Entra", "--set", "bob", "--output", "json"])
+        .expect(OK)
+        .json();
+    assert_eq!(members["members"], serde_json::json!(["bob"]));
+    home.run(&["apps", "members", "Entra", "--set", "nobody"])
+        .expect(USAGE);
     let list = home.run(&["apps", "list", "--output", "json"]).expect(OK).json();
     assert!(find_app(&list, "Entra").is_some());
     home.run(&["token", "issue", "Entra", "--out", "entra.token"])
@@ -719,6 +777,65 @@ fn embedded_server_end_to_end() {
     );
 
     home.run(&["tokens", "expiring"]).expect(OK);
+
+    // A provider syncs against `serve` on the same database; the embedded CLI then finds each
+    // call in `activity`.
+    scim_sync_against_serve(&home, &token);
+    let activity = home
+        .run(&["activity", "--app", "Entra", "--output", "json"])
+        .expect(OK)
+        .json();
+    let calls: Vec<(String, u64, String)> = activity
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["operation"].as_str().unwrap().to_owned(),
+                e["status"].as_u64().unwrap(),
+                e["detail"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            ("patch".to_owned(), 200, "active: false".to_owned()),
+            ("create".to_owned(), 409, calls[1].2.clone()),
+            ("create".to_owned(), 201, String::new()),
+        ],
+        "{activity}"
+    );
+    assert!(!calls[1].2.is_empty(), "the SCIM error detail is kept");
+    let failed = home
+        .run(&["activity", "--failed", "--output", "json"])
+        .expect(OK)
+        .json();
+    assert_eq!(failed.as_array().unwrap().len(), 1);
+    assert_eq!(failed[0]["status"], 409);
+    assert_table(&home.run(&["activity"]).expect(OK).stdout);
+
+    // The client secret: reissued to the file (--force), 0600, a new value.
+    home.run(&["apps", "secret", "Entra", "--reissue", "--out", "entra.secret"])
+        .expect(CONFLICT);
+    assert_eq!(read_secret(&secret_file), first_secret);
+    home.run_watched(
+        &[
+            "apps",
+            "secret",
+            "Entra",
+            "--reissue",
+            "--out",
+            "entra.secret",
+            "--force",
+        ],
+        &file_secret(&secret_file),
+    )
+    .expect(OK);
+    assert_eq!(mode(&secret_file), 0o600);
+    let second_secret = read_secret(&secret_file);
+    assert_ne!(second_secret, first_secret);
+
     age_token(&home.db(), 85);
     let found = home
         .run(&["tokens", "expiring", "--output", "json"])
@@ -731,21 +848,40 @@ fn embedded_server_end_to_end() {
         .expect(OK)
         .json();
     assert_eq!(status["state"], "active");
+    home.run(&["apps", "scim", "Entra", "off"]).expect(USAGE);
     home.run(&["token", "revoke", "Entra", "--yes"]).expect(OK);
     home.run(&["tokens", "expiring"]).expect(OK);
-    let audit = home.run(&["audit", "--output", "json"]).expect(OK).json();
-    assert!(
-        audit
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["action"] == "token.revoke")
-    );
+    let off = home
+        .run(&["apps", "scim", "Entra", "off", "--yes", "--output", "json"])
+        .expect(OK)
+        .json();
+    assert_eq!(off["scim_enabled"], false);
+    let audit = home
+        .run(&["audit", "--app", "Entra", "--since", "1h", "--output", "json"])
+        .expect(OK)
+        .json();
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for action in [
+        "app.create",
+        "token.issue",
+        "token.revoke",
+        "app.client_secret.reissue",
+    ] {
+        assert!(actions.contains(&action), "{action} missing from {actions:?}");
+    }
+    assert!(audit.as_array().unwrap().iter().all(|e| e["app_name"] == "Entra"));
+    assert_table(&home.run(&["audit", "--limit", "3"]).expect(OK).stdout);
     home.run(&["apps", "delete", "Entra", "--yes"]).expect(OK);
     let list = home.run(&["apps", "list", "--output", "json"]).expect(OK).json();
     assert!(find_app(&list, "Entra").is_none());
-    // Login is for remote servers.
+    // Login and logout are for remote servers.
     home.run(&["login"]).expect(USAGE);
+    home.run(&["logout"]).expect(USAGE);
 
     // Each run's one-off local session is ended when the command finishes.
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -768,7 +904,76 @@ fn embedded_server_end_to_end() {
     });
     assert_eq!(sessions, 0);
     let logs = home.stderr.lock().unwrap().clone();
-    assert!(!logs.contains(&token));
+    for secret in [&token, &first_secret, &second_secret] {
+        assert!(!logs.contains(secret.as_str()), "a secret is in the logs");
+    }
+}
+
+/// `devconsole serve` on the embedded database for a moment: a provider's sync (a create, a
+/// failing create, a deactivation) with `token`, then a graceful stop (SIGTERM), which writes
+/// the queued activity.
+fn scim_sync_against_serve(home: &Home, token: &str) {
+    let listen = format!("127.0.0.1:{}", common::free_port());
+    let mut serve = Command::new(BIN)
+        .args(["serve", "--listen", &listen, "--database", &home.db()])
+        .env_remove("DEVCONSOLE_DATABASE_URL")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let end = std::time::Instant::now() + common::deadline();
+    while std::net::TcpStream::connect(&listen).is_err() {
+        assert!(serve.try_wait().unwrap().is_none(), "serve exited");
+        assert!(std::time::Instant::now() < end, "serve did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let scim = format!("http://{listen}/scim/v2");
+        let user = serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "ada@example.com"
+        });
+        let created = http
+            .post(format!("{scim}/Users"))
+            .bearer_auth(token)
+            .json(&user)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), 201);
+        let id = created.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let dup = http
+            .post(format!("{scim}/Users"))
+            .bearer_auth(token)
+            .json(&user)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(dup.status(), 409);
+        let off = http
+            .patch(format!("{scim}/Users/{id}"))
+            .bearer_auth(token)
+            .json(&serde_json::json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "active", "value": false}]
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(off.status(), 200);
+    });
+    assert_eq!(unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) }, 0);
+    let status = serve.wait().unwrap();
+    assert!(status.success(), "serve stopped cleanly: {status:?}");
 }
 
 #[test]

@@ -35,6 +35,12 @@ pub enum Column {
 }
 
 impl Column {
+    /// Only externalId may be NULL; the other columns are NOT NULL, so a sort by them needs
+    /// no "missing values last" term (which would keep their indexes from serving the order).
+    fn nullable(self) -> bool {
+        self == Column::ExternalId
+    }
+
     fn sql(self) -> &'static str {
         match self {
             Column::Id => "t.id",
@@ -171,6 +177,62 @@ pub struct Sort {
     pub descending: bool,
 }
 
+impl Sort {
+    /// Can the sort key be missing (sorted last)?
+    fn nullable(&self) -> bool {
+        match &self.key {
+            SortKey::Column(c) => c.nullable(),
+            _ => true,
+        }
+    }
+
+    /// The userName / displayName keys are stored lower-cased, so comparing them ignoring
+    /// ASCII case is comparing them as stored — which lets their unique index serve the order.
+    fn folds(&self) -> bool {
+        self.nocase
+            && !matches!(
+                self.key,
+                SortKey::Column(Column::UserNameKey | Column::DisplayNameKey)
+            )
+    }
+}
+
+/// A row's sort key as read back from the list query (`sort_key` column), to resume after it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Real(f64),
+    Text(String),
+}
+
+/// A keyset position: the page starts after the row with this sort key, `created_at` and `id`
+/// in list order (the sort key, missing last, then creation order, then id).
+#[derive(Debug, Clone, PartialEq)]
+pub struct After {
+    pub key: KeyValue,
+    pub created_at: i64,
+    pub id: String,
+}
+
+/// Could a row under `sort` have this sort key? (A position read from a cursor is checked
+/// with this before it reaches SQL, so a bind never has the wrong type.)
+pub fn key_fits(sort: Option<&Sort>, key: &KeyValue) -> bool {
+    let Some(sort) = sort else {
+        return *key == KeyValue::Null;
+    };
+    match (&sort.key, key) {
+        (_, KeyValue::Null) => sort.nullable(),
+        (SortKey::Column(Column::Active), KeyValue::Bool(_) | KeyValue::Int(0 | 1)) => true,
+        (SortKey::Column(Column::CreatedAt | Column::UpdatedAt), KeyValue::Int(_)) => true,
+        (SortKey::Column(Column::Active | Column::CreatedAt | Column::UpdatedAt), _) => false,
+        (SortKey::Column(_), KeyValue::Text(_)) => true,
+        (SortKey::Column(_), _) => false,
+        (SortKey::Json(_) | SortKey::FirstElement { .. }, _) => true,
+    }
+}
+
 /// Escapes `%`, `_` and `\` for `LIKE … ESCAPE '\'`.
 pub fn like_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -196,6 +258,10 @@ fn like_pattern(op: Op, s: &str) -> String {
 pub(crate) trait Render: sqlx::Database {
     fn push_where(qb: &mut QueryBuilder<Self>, pred: &Pred);
     fn push_order_by(qb: &mut QueryBuilder<Self>, sort: Option<&Sort>);
+    /// `, <sort expression> AS sort_key` for the select list (nothing without a sort).
+    fn push_sort_key(qb: &mut QueryBuilder<Self>, sort: Option<&Sort>);
+    /// A condition true for the rows after `after` in the order of [`Render::push_order_by`].
+    fn push_after(qb: &mut QueryBuilder<Self>, sort: Option<&Sort>, after: &After);
 }
 
 impl Render for Sqlite {
@@ -205,6 +271,16 @@ impl Render for Sqlite {
     fn push_order_by(qb: &mut QueryBuilder<Self>, sort: Option<&Sort>) {
         sqlite_order_by(qb, sort)
     }
+    fn push_sort_key(qb: &mut QueryBuilder<Self>, sort: Option<&Sort>) {
+        if let Some(sort) = sort {
+            qb.push(", ");
+            sqlite_sort_expr(qb, sort);
+            qb.push(" AS sort_key");
+        }
+    }
+    fn push_after(qb: &mut QueryBuilder<Self>, sort: Option<&Sort>, after: &After) {
+        sqlite_after(qb, sort, after)
+    }
 }
 
 impl Render for Postgres {
@@ -213,6 +289,14 @@ impl Render for Postgres {
     }
     fn push_order_by(qb: &mut QueryBuilder<Self>, sort: Option<&Sort>) {
         postgres_order_by(qb, sort)
+    }
+    fn push_sort_key(qb: &mut QueryBuilder<Self>, sort: Option<&Sort>) {
+        if let Some(sort) = sort {
+            qb.push(format!(", {} AS sort_key", postgres_sort_expr(sort)));
+        }
+    }
+    fn push_after(qb: &mut QueryBuilder<Self>, sort: Option<&Sort>, after: &After) {
+        postgres_after(qb, sort, after)
     }
 }
 
@@ -412,7 +496,7 @@ fn sqlite_sort_expr(qb: &mut QueryBuilder<Sqlite>, sort: &Sort) {
             qb.push(") AS e ORDER BY json_extract(e.value, '$.primary') DESC, e.key LIMIT 1)");
         }
     }
-    if sort.nocase {
+    if sort.folds() {
         qb.push(" COLLATE NOCASE");
     }
 }
@@ -421,13 +505,66 @@ fn sqlite_sort_expr(qb: &mut QueryBuilder<Sqlite>, sort: &Sort) {
 pub fn sqlite_order_by(qb: &mut QueryBuilder<Sqlite>, sort: Option<&Sort>) {
     qb.push(" ORDER BY ");
     if let Some(sort) = sort {
-        qb.push("(");
+        if sort.nullable() {
+            qb.push("(");
+            sqlite_sort_expr(qb, sort);
+            qb.push(") IS NULL, ");
+        }
         sqlite_sort_expr(qb, sort);
-        qb.push(") IS NULL, (");
-        sqlite_sort_expr(qb, sort);
-        qb.push(if sort.descending { ") DESC, " } else { ") ASC, " });
+        qb.push(if sort.descending { " DESC, " } else { " ASC, " });
     }
     qb.push("t.created_at, t.id");
+}
+
+fn sqlite_bind_key(qb: &mut QueryBuilder<Sqlite>, key: &KeyValue) {
+    match key {
+        KeyValue::Null => qb.push("NULL"),
+        KeyValue::Bool(b) => qb.push_bind(i64::from(*b)),
+        KeyValue::Int(i) => qb.push_bind(*i),
+        KeyValue::Real(f) => qb.push_bind(*f),
+        KeyValue::Text(s) => qb.push_bind(s.clone()),
+    };
+}
+
+/// Rows after `after` in [`sqlite_order_by`]'s order. Row values keep the (created_at, id)
+/// part one index range on `scim_*_by_created`.
+pub fn sqlite_after(qb: &mut QueryBuilder<Sqlite>, sort: Option<&Sort>, after: &After) {
+    let tie = |qb: &mut QueryBuilder<Sqlite>| {
+        qb.push("(t.created_at, t.id) > (");
+        qb.push_bind(after.created_at);
+        qb.push(", ");
+        qb.push_bind(after.id.clone());
+        qb.push(")");
+    };
+    let Some(sort) = sort else {
+        tie(qb);
+        return;
+    };
+    qb.push("(");
+    if after.key == KeyValue::Null {
+        // Past the last row with a key: among the rows without one.
+        qb.push("(");
+        sqlite_sort_expr(qb, sort);
+        qb.push(") IS NULL AND ");
+        tie(qb);
+    } else {
+        if sort.nullable() {
+            qb.push("(");
+            sqlite_sort_expr(qb, sort);
+            qb.push(") IS NULL OR ");
+        }
+        sqlite_sort_expr(qb, sort);
+        qb.push(if sort.descending { " < " } else { " > " });
+        sqlite_bind_key(qb, &after.key);
+        qb.push(" OR (");
+        sqlite_sort_expr(qb, sort);
+        qb.push(" = ");
+        sqlite_bind_key(qb, &after.key);
+        qb.push(" AND ");
+        tie(qb);
+        qb.push(")");
+    }
+    qb.push(")");
 }
 
 // ---- PostgreSQL --------------------------------------------------------------------------
@@ -669,7 +806,7 @@ fn postgres_sort_expr(sort: &Sort) -> String {
             true,
         ),
     };
-    match (text, sort.nocase) {
+    match (text, sort.folds()) {
         (false, _) => expr,
         (true, true) => format!("lower(({expr}) COLLATE \"C\")"),
         (true, false) => format!("(({expr}) COLLATE \"C\")"),
@@ -681,12 +818,79 @@ pub fn postgres_order_by(qb: &mut QueryBuilder<Postgres>, sort: Option<&Sort>) {
     qb.push(" ORDER BY ");
     if let Some(sort) = sort {
         let expr = postgres_sort_expr(sort);
+        if sort.nullable() {
+            qb.push(format!("({expr}) IS NULL, "));
+        }
         qb.push(format!(
-            "({expr}) IS NULL, {expr} {}, ",
+            "{expr} {}, ",
             if sort.descending { "DESC" } else { "ASC" }
         ));
     }
     qb.push("t.created_at, t.id");
+}
+
+/// Binds `key` as the type the sort expression has on PostgreSQL: boolean (active), bigint
+/// (meta timestamps), else text.
+fn postgres_bind_key(qb: &mut QueryBuilder<Postgres>, sort: &Sort, key: &KeyValue) {
+    match (&sort.key, key) {
+        (_, KeyValue::Null) => {
+            qb.push("NULL");
+        }
+        (SortKey::Column(Column::Active), KeyValue::Bool(b)) => {
+            qb.push_bind(*b);
+        }
+        (SortKey::Column(Column::Active), KeyValue::Int(i)) => {
+            qb.push_bind(*i != 0);
+        }
+        (SortKey::Column(Column::CreatedAt | Column::UpdatedAt), KeyValue::Int(i)) => {
+            qb.push_bind(*i);
+        }
+        (_, KeyValue::Text(s)) => {
+            qb.push_bind(s.clone());
+        }
+        (_, KeyValue::Int(i)) => {
+            qb.push_bind(i.to_string());
+        }
+        (_, KeyValue::Real(f)) => {
+            qb.push_bind(f.to_string());
+        }
+        (_, KeyValue::Bool(b)) => {
+            qb.push_bind(b.to_string());
+        }
+    }
+}
+
+/// Rows after `after` in [`postgres_order_by`]'s order.
+pub fn postgres_after(qb: &mut QueryBuilder<Postgres>, sort: Option<&Sort>, after: &After) {
+    let tie = |qb: &mut QueryBuilder<Postgres>| {
+        qb.push("(t.created_at, t.id) > (");
+        qb.push_bind(after.created_at);
+        qb.push(", ");
+        qb.push_bind(after.id.clone());
+        qb.push(")");
+    };
+    let Some(sort) = sort else {
+        tie(qb);
+        return;
+    };
+    let expr = postgres_sort_expr(sort);
+    qb.push("(");
+    if after.key == KeyValue::Null {
+        qb.push(format!("({expr}) IS NULL AND "));
+        tie(qb);
+    } else {
+        if sort.nullable() {
+            qb.push(format!("({expr}) IS NULL OR "));
+        }
+        qb.push(format!("{expr} {} ", if sort.descending { "<" } else { ">" }));
+        postgres_bind_key(qb, sort, &after.key);
+        qb.push(format!(" OR ({expr} = "));
+        postgres_bind_key(qb, sort, &after.key);
+        qb.push(" AND ");
+        tie(qb);
+        qb.push(")");
+    }
+    qb.push(")");
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! backend-neutral [`Pred`] from the SCIM filter translator, rendered here per backend with
 //! every client value bound.
 
-use super::predicate::{Pred, Render, Sort};
-use super::{Cols, Pool, Store, StoreError, StoreResult, is_unique_violation};
+use super::predicate::{After, KeyValue, Pred, Render, Sort};
+use super::{Cols, Pool, Store, StoreError, StoreResult, is_unique_violation, on_pool};
 use crate::clock::{from_millis, to_millis};
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, QueryBuilder};
@@ -332,7 +332,133 @@ where
     Ok((row.try_get("n")?, Vec::new()))
 }
 
+/// One keyset page ([`Store::scim_list_after`]).
+#[derive(Debug, Clone)]
+pub struct ScimPage {
+    /// Matches of the filter, on every page.
+    pub total: i64,
+    pub rows: Vec<ScimRow>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<After>,
+}
+
+/// The `sort_key` column as read back, whatever its type on this backend.
+fn key_from(row: &impl Cols) -> KeyValue {
+    if let Ok(v) = row.try_get::<Option<String>>("sort_key") {
+        return v.map_or(KeyValue::Null, KeyValue::Text);
+    }
+    if let Ok(Some(v)) = row.try_get::<Option<i64>>("sort_key") {
+        return KeyValue::Int(v);
+    }
+    if let Ok(Some(v)) = row.try_get::<Option<bool>>("sort_key") {
+        return KeyValue::Bool(v);
+    }
+    if let Ok(Some(v)) = row.try_get::<Option<f64>>("sort_key") {
+        return KeyValue::Real(v);
+    }
+    KeyValue::Null
+}
+
+/// A keyset page: the rows after `after` in list order, found through the order's index
+/// rather than by skipping, so a page deep in the list costs what the first one does. The
+/// total is a separate `COUNT(*)` over the filter alone.
+async fn list_after<DB>(
+    conn: &mut DB::Connection,
+    table: ScimTable,
+    q: &ScimQuery,
+    after: Option<&After>,
+    pg: bool,
+) -> StoreResult<ScimPage>
+where
+    DB: Render,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    DB::Row: Cols,
+{
+    let mut head = String::new();
+    select_row(&mut head, table, pg);
+    let mut qb = QueryBuilder::<DB>::new(head);
+    DB::push_sort_key(&mut qb, q.order.as_ref());
+    qb.push(format!(" FROM {} t WHERE ", table.name()));
+    if let Some(f) = &q.filter {
+        qb.push("(");
+        DB::push_where(&mut qb, f);
+        qb.push(") AND ");
+    }
+    match after {
+        Some(a) => DB::push_after(&mut qb, q.order.as_ref(), a),
+        None => {
+            qb.push(if pg { "TRUE" } else { "1" });
+        }
+    }
+    DB::push_order_by(&mut qb, q.order.as_ref());
+    // One row more than the page says whether there is a next page.
+    qb.push(" LIMIT ");
+    qb.push_bind(q.limit.max(1) + 1);
+    let found = qb.build().fetch_all(&mut *conn).await?;
+    let limit = usize::try_from(q.limit.max(1)).unwrap_or(usize::MAX);
+    let more = found.len() > limit;
+    let mut rows = Vec::with_capacity(found.len().min(limit));
+    let mut next = None;
+    for (i, r) in found.iter().take(limit).enumerate() {
+        let row = row_from(r)?;
+        if more && i + 1 == limit {
+            next = Some(After {
+                key: if q.order.is_some() {
+                    key_from(r)
+                } else {
+                    KeyValue::Null
+                },
+                created_at: r.try_get("created_at")?,
+                id: row.id.clone(),
+            });
+        }
+        rows.push(row);
+    }
+    let mut qb = QueryBuilder::<DB>::new(format!("SELECT COUNT(*) AS n FROM {} t", table.name()));
+    if let Some(f) = &q.filter {
+        qb.push(" WHERE ");
+        DB::push_where(&mut qb, f);
+    }
+    let total: i64 = qb.build().fetch_one(&mut *conn).await?.try_get("n")?;
+    Ok(ScimPage { total, rows, next })
+}
+
 impl Store {
+    /// One keyset page of a filtered, sorted list (RFC 9865 cursors): up to `q.limit` rows
+    /// after `after` (from the start when `None`); `q.offset` is ignored. Under the SCIM time
+    /// budget like every SCIM call.
+    pub async fn scim_list_after(
+        &self,
+        table: ScimTable,
+        q: &ScimQuery,
+        after: Option<&After>,
+    ) -> StoreResult<ScimPage> {
+        match self.scim_conn().await? {
+            ScimConn::Sqlite(mut c) => list_after::<sqlx::Sqlite>(&mut c, table, q, after, false).await,
+            ScimConn::Postgres(mut c) => list_after::<sqlx::Postgres>(&mut c, table, q, after, true).await,
+        }
+    }
+
+    /// The key that signs SCIM cursors, the same for every instance on this database: the
+    /// first caller's `candidate` is stored, every later caller reads it back.
+    pub async fn scim_cursor_key(&self, candidate: &[u8], now: OffsetDateTime) -> StoreResult<Vec<u8>> {
+        on_pool!(self, p => {
+            sqlx::query(
+                "INSERT INTO scim_cursor_keys (id, secret, created_at) VALUES (1, $1, $2) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(candidate)
+            .bind(to_millis(now))
+            .execute(p)
+            .await?;
+            Ok(sqlx::query_scalar("SELECT secret FROM scim_cursor_keys WHERE id = 1")
+                .fetch_one(p)
+                .await?)
+        })
+    }
+
     /// A SCIM connection under the time budget. SQLite: a progress handler interrupts its
     /// statements once the budget has passed; it is set afresh on every checkout, so one left
     /// by an abandoned call never outlives its own. PostgreSQL: the connection's

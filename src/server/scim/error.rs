@@ -8,7 +8,7 @@ use serde_json::json;
 
 pub const SCIM_JSON: &str = "application/scim+json";
 
-/// `scimType` values RFC 7644 §3.12 defines.
+/// `scimType` values RFC 7644 §3.12 defines, and RFC 9865's pagination errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScimType {
     InvalidFilter,
@@ -21,6 +21,12 @@ pub enum ScimType {
     InvalidValue,
     InvalidVers,
     Sensitive,
+    /// RFC 9865 §2.2: a cursor this server did not issue, altered, or from another query.
+    InvalidCursor,
+    /// RFC 9865 §2.2: a cursor older than `cursorTimeout`.
+    ExpiredCursor,
+    /// RFC 9865 §2.2: a cursor page's `count` is not a positive integer.
+    InvalidCount,
 }
 
 impl ScimType {
@@ -36,6 +42,9 @@ impl ScimType {
             ScimType::InvalidValue => "invalidValue",
             ScimType::InvalidVers => "invalidVers",
             ScimType::Sensitive => "sensitive",
+            ScimType::InvalidCursor => "invalidCursor",
+            ScimType::ExpiredCursor => "expiredCursor",
+            ScimType::InvalidCount => "invalidCount",
         }
     }
 }

@@ -1,5 +1,7 @@
 //! SCIM endpoints: discovery, Users, Groups, and searches.
 
+use super::cursor::{self, CursorKey};
+use super::error::ScimType;
 use super::error::{SCIM_JSON, ScimError, ScimResult};
 use super::resource::{self, Selection};
 use super::schema::{self, Kind};
@@ -165,6 +167,30 @@ struct ListParams {
     start_index: i64,
     count: i64,
     selection: Selection,
+    /// RFC 9865: `cursor` was sent (empty for the first page).
+    cursor: Option<String>,
+}
+
+/// A cursor page's `count` (RFC 9865 §2): a positive integer, at most [`MAX_COUNT`] (more is
+/// served as [`MAX_COUNT`], as `maxPageSize` says); absent means [`MAX_COUNT`].
+fn cursor_count(raw: Option<&str>) -> ScimResult<i64> {
+    let Some(raw) = raw else {
+        return Ok(MAX_COUNT);
+    };
+    match raw.trim().parse::<i64>() {
+        Ok(n) if n >= 1 => Ok(n.min(MAX_COUNT)),
+        _ => Err(ScimError::bad(
+            ScimType::InvalidCount,
+            format!("count must be an integer from 1 to {MAX_COUNT} with a cursor, not {raw:?}"),
+        )),
+    }
+}
+
+/// `cursor` and `startIndex` ask for two different pagination methods.
+fn both_methods() -> ScimError {
+    ScimError::invalid_value(
+        "send either cursor (cursor-based pagination, RFC 9865) or startIndex (index-based), not both",
+    )
 }
 
 fn parse_filter(raw: &str) -> ScimResult<Filter> {
@@ -213,8 +239,17 @@ impl ListParams {
                 ));
             }
         };
-        let (start_index, count) = effective(int("startIndex")?, int("count")?);
+        let cursor = get("cursor").map(str::to_owned);
+        let (start_index, count) = if cursor.is_some() {
+            if get("startIndex").is_some() {
+                return Err(both_methods());
+            }
+            (1, cursor_count(get("count"))?)
+        } else {
+            effective(int("startIndex")?, int("count")?)
+        };
         Ok(ListParams {
+            cursor,
             filter: get("filter")
                 .filter(|f| !f.trim().is_empty())
                 .map(parse_filter)
@@ -236,6 +271,24 @@ impl ListParams {
         {
             caps::check_filter_text(raw)?;
         }
+        let field = |name: &str| {
+            body.as_object()
+                .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+                .map(|(_, v)| v.clone())
+        };
+        let cursor = match field("cursor") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(c)) => Some(c),
+            Some(_) => return Err(ScimError::bad(ScimType::InvalidCursor, "cursor must be a string")),
+        };
+        let cursor_count = match (&cursor, field("count")) {
+            (None, _) => None,
+            (Some(_), None | Some(Value::Null)) => Some(MAX_COUNT),
+            (Some(_), Some(v)) => Some(cursor_count(Some(&v.to_string()))?),
+        };
+        if cursor.is_some() && field("startIndex").is_some_and(|v| !v.is_null()) {
+            return Err(both_methods());
+        }
         let req: TolerantSearchRequest = serde_json::from_value(body)
             .map_err(|e| ScimError::invalid_syntax(format!("not a SearchRequest: {e}")))?;
         if !req
@@ -248,7 +301,10 @@ impl ListParams {
                 schema::SEARCH_REQUEST
             )));
         }
-        let (start_index, count) = effective(req.start_index, req.count);
+        let (start_index, count) = match cursor_count {
+            Some(n) => (1, n),
+            None => effective(req.start_index, req.count),
+        };
         let filter = match req.filter {
             None => None,
             Some(scim_v2::filter::MaybeFilter::Valid(f)) => {
@@ -269,6 +325,7 @@ impl ListParams {
             start_index,
             count,
             selection: Selection::from_lists(&req.attributes, &req.excluded_attributes),
+            cursor,
         })
     }
 
@@ -333,7 +390,10 @@ async fn render_rows(
         .collect())
 }
 
-async fn list(state: &AppState, kind: Kind, p: &ListParams) -> ScimResult<Response> {
+async fn list(state: &AppState, keys: &CursorKey, kind: Kind, p: &ListParams) -> ScimResult<Response> {
+    if let Some(c) = &p.cursor {
+        return list_by_cursor(state, keys, kind, p, c).await;
+    }
     let q = p.query(kind)?;
     let (total, rows) = state.store.scim_list(table(kind), &q).await?;
     let resources = render_rows(state, kind, &rows, &p.selection).await?;
@@ -345,26 +405,75 @@ async fn list(state: &AppState, kind: Kind, p: &ListParams) -> ScimResult<Respon
     ))
 }
 
-pub async fn list_users(State(state): State<AppState>, RawQuery(q): RawQuery) -> ScimResult<Response> {
-    list(&state, Kind::User, &ListParams::from_query(q.as_deref())?).await
+/// An RFC 9865 cursor page: a keyset query after the cursor's position, so every page costs
+/// the same however deep it is. `nextCursor` is sent on every page but the last.
+async fn list_by_cursor(
+    state: &AppState,
+    keys: &CursorKey,
+    kind: Kind,
+    p: &ListParams,
+    sent: &str,
+) -> ScimResult<Response> {
+    let q = p.query(kind)?;
+    let query = cursor::Query {
+        kind,
+        filter: p.filter.as_ref(),
+        sort_by: p.sort_by.as_deref(),
+        descending: p.descending,
+    };
+    let now = state.clock.now();
+    let after = if sent.is_empty() {
+        None
+    } else {
+        Some(cursor::read(keys, &state.store, &query, q.order.as_ref(), sent, now).await?)
+    };
+    let page = state
+        .store
+        .scim_list_after(table(kind), &q, after.as_ref())
+        .await?;
+    let resources = render_rows(state, kind, &page.rows, &p.selection).await?;
+    let mut body = json!({
+        "schemas": [schema::LIST_RESPONSE],
+        "totalResults": page.total,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    });
+    if let Some(next) = &page.next {
+        body["nextCursor"] = Value::String(cursor::issue(keys, &state.store, &query, next, now).await?);
+    }
+    Ok(respond(StatusCode::OK, &body, None, None))
 }
 
-pub async fn list_groups(State(state): State<AppState>, RawQuery(q): RawQuery) -> ScimResult<Response> {
-    list(&state, Kind::Group, &ListParams::from_query(q.as_deref())?).await
+pub async fn list_users(
+    State(state): State<AppState>,
+    Extension(keys): Extension<Arc<CursorKey>>,
+    RawQuery(q): RawQuery,
+) -> ScimResult<Response> {
+    list(&state, &keys, Kind::User, &ListParams::from_query(q.as_deref())?).await
+}
+
+pub async fn list_groups(
+    State(state): State<AppState>,
+    Extension(keys): Extension<Arc<CursorKey>>,
+    RawQuery(q): RawQuery,
+) -> ScimResult<Response> {
+    list(&state, &keys, Kind::Group, &ListParams::from_query(q.as_deref())?).await
 }
 
 pub async fn search_users(
     State(state): State<AppState>,
+    Extension(keys): Extension<Arc<CursorKey>>,
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResult<Response> {
-    list(&state, Kind::User, &ListParams::from_search(body)?).await
+    list(&state, &keys, Kind::User, &ListParams::from_search(body)?).await
 }
 
 pub async fn search_groups(
     State(state): State<AppState>,
+    Extension(keys): Extension<Arc<CursorKey>>,
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResult<Response> {
-    list(&state, Kind::Group, &ListParams::from_search(body)?).await
+    list(&state, &keys, Kind::Group, &ListParams::from_search(body)?).await
 }
 
 /// `POST /.search`: users then groups. An attribute only one type has matches nothing in the
@@ -374,6 +483,13 @@ pub async fn search_all(
     body: Result<Bytes, BytesRejection>,
 ) -> ScimResult<Response> {
     let p = ListParams::from_search(body)?;
+    if p.cursor.is_some() {
+        // One keyset spans one table; across Users and Groups only startIndex pages.
+        return Err(ScimError::bad(
+            ScimType::InvalidCursor,
+            "POST /.search pages by startIndex only; cursors work on /Users, /Groups and their /.search",
+        ));
+    }
     let mut plans = Vec::new();
     let mut first_err = None;
     for kind in [Kind::User, Kind::Group] {

@@ -6,9 +6,11 @@
 //! - [`normalize`]: provider quirks, rewritten into standard requests before anything else;
 //! - [`enterprise`]: the Enterprise User extension's manager references;
 //! - [`filter`]: filter → SQL translation; [`patch`]: PATCH operations;
+//! - [`cursor`]: RFC 9865 cursors (signed keyset positions);
 //! - [`handlers`]: discovery, Users, Groups and `/.search`.
 
 pub mod caps;
+mod cursor;
 pub mod enterprise;
 pub mod error;
 pub mod filter;
@@ -73,6 +75,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         ))
         .layer(axum::middleware::from_fn_with_state(state, guard::guard))
         .layer(Extension(Arc::new(serial::Shared::default())))
+        .layer(Extension(Arc::new(cursor::CursorKey::default())))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn(scim_json))
 }

@@ -591,6 +591,15 @@ pub fn service_provider_config(base_url: &str) -> Value {
         "changePassword": {"supported": false},
         "sort": {"supported": true},
         "etag": {"supported": true},
+        // RFC 9865 §4. Index stays the default so existing clients see no change.
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": super::handlers::MAX_COUNT,
+            "maxPageSize": super::handlers::MAX_COUNT,
+            "cursorTimeout": super::cursor::CURSOR_TIMEOUT_SECONDS,
+        },
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "Dedicated Token",
