@@ -1,6 +1,7 @@
 //! Terminal console benchmarks (`cargo bench --bench tui`):
 //! - exec → first full frame of the real binary in embedded mode, in a pseudo-terminal;
 //! - frame render time with 10,000 apps in the list;
+//! - one filter keystroke (re-filter and re-sort) on that list, sorted by name and by expiry;
 //! - bytes written to the terminal for one `j` keystroke on that list.
 
 use criterion::{Criterion, black_box};
@@ -39,7 +40,29 @@ fn render(c: &mut Criterion) {
             })
         });
     }
+    // Re-filtering and re-sorting the whole list on each filter keystroke.
+    for (label, presses) in [("by name", 1), ("by token expiry", 2)] {
+        let mut app = fixtures::app_with(fixtures::many_apps(APPS), true);
+        for _ in 0..presses {
+            app.on_event(&key(KeyCode::Char('o')));
+        }
+        app.on_event(&key(KeyCode::Char('/')));
+        group.bench_function(
+            format!("type and erase a filter character, {APPS} apps sorted {label}"),
+            |b| {
+                b.iter(|| {
+                    app.on_event(&key(KeyCode::Char('1')));
+                    app.on_event(&key(KeyCode::Backspace));
+                    black_box(app.visible.len())
+                })
+            },
+        );
+    }
     group.finish();
+}
+
+fn key(code: KeyCode) -> Event {
+    Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
 }
 
 /// Counts what crossterm would send to the terminal.

@@ -147,6 +147,8 @@ fn snapshot(name: &str, text: &str) {
     insta::with_settings!({filters => vec![
         (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "[uuid]"),
         (r"Client ID( +)[A-Za-z0-9_-]{20}", "Client ID$1[client id 20 chars]"),
+        // The manage page's SCIM base URL names the test server's ephemeral port.
+        (r"http://127\.0\.0\.1:[0-9]{4,5}/", "http://127.0.0.1:PORT/"),
     ]}, {
         insta::assert_snapshot!(name, text);
     });

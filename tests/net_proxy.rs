@@ -16,7 +16,7 @@ fn all_proxy_vars(url: &str) -> Vec<(&'static str, &str)> {
 fn the_embedded_console_sends_nothing_to_the_proxy() {
     let proxy = FakeProxy::start(ProxyAnswer::BadGateway);
     let home = tempfile::tempdir().unwrap();
-    let mut t = Term::spawn(&[], home.path(), &all_proxy_vars(&proxy.url));
+    let mut t = Term::spawn_wide(&[], home.path(), &all_proxy_vars(&proxy.url));
     t.wait_for("No client apps yet");
     t.wait_for("embedded");
     // A write too, so the session goes out on a POST as well as on reads.
@@ -41,7 +41,7 @@ fn a_loopback_server_is_reached_directly_despite_the_proxy_variables() {
     for host in ["127.0.0.1", "localhost"] {
         let port = server.addr.rsplit(':').next().unwrap();
         let url = format!("http://{host}:{port}");
-        let mut t = Term::spawn(&["--server", &url], home.path(), &all_proxy_vars(&proxy.url));
+        let mut t = Term::spawn_wide(&["--server", &url], home.path(), &all_proxy_vars(&proxy.url));
         t.wait_for("Password");
         t.send("alice\t");
         t.send(password);
@@ -66,7 +66,7 @@ fn a_remote_server_goes_through_the_system_proxy_and_the_error_names_it() {
         "[profiles.corp]\nserver = \"http://console.corp.test:8787\"\nusername = \"alice\"\n",
     )
     .unwrap();
-    let mut t = Term::spawn(
+    let mut t = Term::spawn_wide(
         &["--profile", "corp"],
         home.path(),
         &[("HTTP_PROXY", proxy.url.as_str())],

@@ -272,14 +272,14 @@ fn the_console_connects_with_ca_cert_and_explains_the_refusal_without() {
     )
     .unwrap();
 
-    let mut t = Term::spawn(&["--profile", "trusted"], home.path(), &[]);
+    let mut t = Term::spawn_wide(&["--profile", "trusted"], home.path(), &[]);
     t.wait_until("the login form", |s| s.contains("Password"));
     t.send(common::PASSWORD);
     t.send("\r");
     t.wait_for("alice · Developers authority");
     drop(t);
 
-    let mut t = Term::spawn(&["--profile", "plain"], home.path(), &[]);
+    let mut t = Term::spawn_wide(&["--profile", "plain"], home.path(), &[]);
     t.wait_until("the login form", |s| s.contains("Password"));
     t.send(common::PASSWORD);
     t.send("\r");

@@ -2,216 +2,10 @@
 //! a panic that must restore the terminal, and a remote server killed mid-session.
 //! Every wait is for something on screen (or the process exiting), with a generous deadline.
 
-use base64::Engine as _;
-use portable_pty::{Child, CommandBuilder, PtySize, native_pty_system};
-use std::io::{Read, Write};
-use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
 mod common;
+mod tui_support;
 
-use common::{BIN, deadline};
-
-const ROWS: u16 = 30;
-const COLS: u16 = 100;
-
-/// A child process on a pty, its output drained on a thread into a vt100 screen and a raw log.
-struct Term {
-    parser: Arc<Mutex<vt100::Parser>>,
-    raw: Arc<Mutex<Vec<u8>>>,
-    writer: Box<dyn Write + Send>,
-    child: Box<dyn Child + Send + Sync>,
-    master: Box<dyn portable_pty::MasterPty + Send>,
-}
-
-impl Term {
-    fn spawn(args: &[&str], home: &Path, extra_env: &[(&str, &str)]) -> Term {
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows: ROWS,
-                cols: COLS,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("openpty");
-        let mut cmd = CommandBuilder::new(BIN);
-        cmd.args(args);
-        cmd.cwd(home);
-        for k in [
-            "DISPLAY",
-            "WAYLAND_DISPLAY",
-            "SSH_CONNECTION",
-            "SSH_TTY",
-            "TMUX",
-            "NO_COLOR",
-        ] {
-            cmd.env_remove(k);
-        }
-        cmd.env("TERM", "xterm-256color");
-        cmd.env("LANG", "C.UTF-8");
-        cmd.env_remove("LC_ALL");
-        cmd.env_remove("LC_CTYPE");
-        cmd.env("DEVCONSOLE_DATA_DIR", home.join("data"));
-        cmd.env("DEVCONSOLE_CONFIG_DIR", home.join("config"));
-        for (k, v) in extra_env {
-            cmd.env(k, v);
-        }
-        let child = pair.slave.spawn_command(cmd).expect("spawn devconsole");
-        // Without this the reader never sees EOF after the child exits.
-        drop(pair.slave);
-        let parser = Arc::new(Mutex::new(vt100::Parser::new(
-            ROWS.try_into().unwrap(),
-            COLS.try_into().unwrap(),
-            0,
-        )));
-        let raw = Arc::new(Mutex::new(Vec::new()));
-        let mut reader = pair.master.try_clone_reader().expect("pty reader");
-        let (p, r) = (parser.clone(), raw.clone());
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            loop {
-                match reader.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        p.lock().unwrap().process(&buf[..n]);
-                        r.lock().unwrap().extend_from_slice(&buf[..n]);
-                    }
-                }
-            }
-        });
-        let writer = pair.master.take_writer().expect("pty writer");
-        Term {
-            parser,
-            raw,
-            writer,
-            child,
-            master: pair.master,
-        }
-    }
-
-    /// Resizes the pty (the child gets SIGWINCH) and the emulated screen.
-    fn resize(&mut self, rows: u16, cols: u16) {
-        let mut parser = self.parser.lock().unwrap();
-        parser
-            .screen_mut()
-            .set_size(rows.try_into().unwrap(), cols.try_into().unwrap());
-        self.master
-            .resize(PtySize {
-                rows,
-                cols,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .unwrap();
-    }
-
-    fn send(&mut self, keys: &str) {
-        self.writer.write_all(keys.as_bytes()).unwrap();
-        self.writer.flush().unwrap();
-    }
-
-    fn screen(&self) -> String {
-        self.parser.lock().unwrap().screen().contents()
-    }
-
-    fn raw(&self) -> Vec<u8> {
-        self.raw.lock().unwrap().clone()
-    }
-
-    /// Waits until the screen satisfies `ok`; on timeout fails showing the screen.
-    fn wait_until(&mut self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let end = Instant::now() + deadline();
-        loop {
-            let screen = self.screen();
-            if ok(&screen) {
-                return screen;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("devconsole exited ({status:?}) while waiting for {what}; screen:\n{screen}");
-            }
-            if Instant::now() > end {
-                panic!("timed out waiting for {what}; screen:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn wait_for(&mut self, text: &str) -> String {
-        self.wait_until(&format!("{text:?}"), |s| s.contains(text))
-    }
-
-    fn wait_raw(&self, what: &str, ok: impl Fn(&[u8]) -> bool) -> Vec<u8> {
-        let end = Instant::now() + deadline();
-        loop {
-            let raw = self.raw();
-            if ok(&raw) {
-                return raw;
-            }
-            assert!(Instant::now() < end, "timed out waiting for {what} in the output");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
-        let end = Instant::now() + deadline();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < end,
-                "devconsole did not exit; screen:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Term {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-/// The first OSC 52 payload after `from`, decoded.
-fn osc52_payload(raw: &[u8], from: usize) -> Option<String> {
-    let start = from + find(&raw[from..], b"\x1b]52;c;")? + 7;
-    let end = start + raw[start..].iter().position(|b| *b == 0x07 || *b == 0x1b)?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(&raw[start..end])
-        .expect("OSC 52 payload is base64");
-    Some(String::from_utf8(bytes).expect("utf-8 payload"))
-}
-
-/// The JWT as the modal shows it: consecutive rows of base64url and dots, joined.
-fn jwt_on_screen(screen: &str) -> Option<(String, Vec<String>)> {
-    let is_token_row = |l: &str| {
-        let t = l.trim();
-        t.len() >= 20
-            && t.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    };
-    let lines: Vec<&str> = screen.lines().collect();
-    let first = lines
-        .iter()
-        .position(|l| l.trim().starts_with("eyJ") && is_token_row(l))?;
-    let rows: Vec<String> = lines[first..]
-        .iter()
-        .take_while(|l| is_token_row(l))
-        .map(|l| l.trim().to_owned())
-        .collect();
-    let token = rows.concat();
-    let parts: Vec<&str> = token.split('.').collect();
-    (parts.len() == 3 && parts.iter().all(|p| !p.is_empty())).then_some((token, rows))
-}
+use tui_support::{BIN, Term, find, jwt_on_screen, osc52_payload};
 
 #[test]
 fn add_app_enable_scim_issue_copy_and_restart() {
@@ -369,10 +163,7 @@ fn killing_the_server_is_reported_and_the_console_keeps_running() {
     t.wait_for("Keys (from the live keymap)");
     t.send("?");
     t.wait_until("help to close", |s| !s.contains("Keys (from the live keymap)"));
-    assert!(
-        t.child.try_wait().unwrap().is_none(),
-        "the console is still running"
-    );
+    assert!(t.running(), "the console is still running");
     t.send("q");
     assert!(t.wait_exit().success(), "q quits cleanly");
 }
@@ -507,7 +298,7 @@ fn no_color_resize_and_key_overrides() {
     t.resize(20, 70);
     let screen = t.wait_for("terminal too small: 70×20, need 70×23");
     assert!(!screen.contains("Colourless"));
-    t.resize(ROWS, COLS);
+    t.resize(30, 100);
     t.wait_for("▶ Colourless");
 
     // The overridden quit key is the one in the help overlay, and the only one that works.
@@ -519,7 +310,7 @@ fn no_color_resize_and_key_overrides() {
     t.send("q");
     t.send("?");
     t.wait_for("Keys (from the live keymap)");
-    assert!(t.child.try_wait().unwrap().is_none(), "q no longer quits");
+    assert!(t.running(), "q no longer quits");
     t.send("\x11");
     assert!(t.wait_exit().success(), "Ctrl-Q quits");
 }

@@ -90,6 +90,7 @@ fn init_logging(default: &str, env: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env(env).unwrap_or_else(|_| default.into());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(output::stderr_color_enabled())
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -168,7 +169,14 @@ where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = color_eyre::Result<()>>,
 {
-    let _ = color_eyre::install();
+    // Panic reports in colour only where stderr is a terminal and NO_COLOR is unset.
+    let hooks = color_eyre::config::HookBuilder::default();
+    let hooks = if output::stderr_color_enabled() {
+        hooks
+    } else {
+        hooks.theme(color_eyre::config::Theme::new())
+    };
+    let _ = hooks.install();
     init_logging("info,sqlx=warn", "RUST_LOG");
     runtime()?
         .block_on(f())

@@ -35,6 +35,11 @@ pub fn color_enabled() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
 }
 
+/// The same for stderr (errors, panics, `serve` logs): a pipe or a log file gets no ANSI codes.
+pub fn stderr_color_enabled() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
 /// Pretty JSON on stdout, one document per command.
 pub fn print_json<T: Serialize + ?Sized>(value: &T) -> CliResult<()> {
     let mut out = std::io::stdout().lock();

@@ -55,6 +55,8 @@ actions! {
     PageUp "page_up" Global "page up" "page up";
     PageDown "page_down" Global "page down" "page down";
     Filter "filter" AppList "filter" "filter the list as you type";
+    Sort "sort" AppList "sort" "sort: age/name/expiry/last use";
+    Expiring "expiring" AppList "expiring" "only tokens expiring in N days";
     AddApp "add_app" AppList "add" "add a client app";
     Open "open" AppList "open" "open the selected app";
     DeleteApp "delete_app" AppList "delete" "delete the selected app (type its name to confirm)";

@@ -91,9 +91,17 @@ pub fn restore_terminal() {
 /// color-eyre reports, and a panic hook that restores the terminal first and then exits, so a
 /// panic in a spawned task (which tokio would otherwise swallow) cannot leave a broken screen.
 fn install_hooks() -> Result<()> {
-    let (panic_hook, eyre_hook) = color_eyre::config::HookBuilder::default()
+    use std::io::IsTerminal;
+    // No ANSI codes into a pipe or a file, nor with NO_COLOR; no source location in a report
+    // about the user's setup (a config error is not a bug).
+    let colour = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal();
+    let mut hooks = color_eyre::config::HookBuilder::default()
         .display_env_section(false)
-        .into_hooks();
+        .display_location_section(false);
+    if !colour {
+        hooks = hooks.theme(color_eyre::config::Theme::new());
+    }
+    let (panic_hook, eyre_hook) = hooks.into_hooks();
     eyre_hook.install()?;
     let panic_hook = panic_hook.into_panic_hook();
     std::panic::set_hook(Box::new(move |info| {

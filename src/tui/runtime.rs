@@ -199,6 +199,13 @@ impl Runtime {
                     self.clipboard.tick(terminal.backend_mut());
                 }
             }
+            if app.suspend {
+                app.suspend = false;
+                self.suspend(terminal.backend_mut());
+                // Whatever the shell drew is on screen now: repaint every cell.
+                app.clear_screen = true;
+                dirty = true;
+            }
             for (id, command) in app.take_requests() {
                 self.spawn(id, command, app, terminal.backend_mut(), &internal_tx);
             }
@@ -222,6 +229,32 @@ impl Runtime {
             let _ = tokio::time::timeout(Duration::from_secs(3), running.shutdown()).await;
         }
         Ok(())
+    }
+
+    /// Ctrl-Z: gives the terminal back as the shell left it (main screen, cooked mode, cursor
+    /// shown, no mouse capture), stops the process with SIGTSTP, and on SIGCONT (`fg`) takes it
+    /// back. Raw mode turns Ctrl-Z into a key, so the terminal never sends the signal itself.
+    fn suspend(&mut self, out: &mut impl Write) {
+        use ratatui::crossterm::{cursor, terminal};
+        let _ = execute!(
+            out,
+            DisableMouseCapture,
+            terminal::LeaveAlternateScreen,
+            cursor::Show
+        );
+        let _ = terminal::disable_raw_mode();
+        tracing::info!("suspended (Ctrl-Z)");
+        #[cfg(unix)]
+        // SAFETY: raise() only sends a signal to this process; SIGTSTP's default action stops
+        // it and returns here once it is continued.
+        unsafe {
+            libc::raise(libc::SIGTSTP);
+        }
+        tracing::info!("resumed");
+        let _ = terminal::enable_raw_mode();
+        let _ = execute!(out, terminal::EnterAlternateScreen);
+        // Capture is off now; the next sync turns it back on if it should be.
+        self.mouse_on = false;
     }
 
     /// One heartbeat at a time, only while there is a connection to watch.

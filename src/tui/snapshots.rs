@@ -397,25 +397,57 @@ fn secret_safety_states() {
         });
         app
     });
-    snap("unseen_token_confirm", || {
-        let mut apps = fixtures::sample_apps();
-        apps[0].token = None;
-        let mut app = fixtures::app_with(apps.clone(), true);
-        open(&mut app, 10);
-        app.on_event(&ch('i'));
-        app.answer(Reply::TokenIssued(
-            Uuid::from_u128(10),
-            Err(ClientError::Timeout {
-                url: "https://console.example.com".into(),
-            }),
-        ));
-        apps[0].token = Some(fixtures::token(crate::wire::TokenState::Active, 90));
-        app.answer(Reply::App(Uuid::from_u128(10), Ok(apps[0].clone())));
-        app
-    });
+    snap("unseen_token_confirm", unseen_token_confirm);
     let app = issued_token_modal();
     let t = render(&app, 60, 20);
     insta::assert_snapshot!("too_small_with_secret_60x20", t.backend());
+}
+
+fn unseen_token_confirm() -> App {
+    let mut apps = fixtures::sample_apps();
+    apps[0].token = None;
+    let mut app = fixtures::app_with(apps.clone(), true);
+    open(&mut app, 10);
+    app.on_event(&ch('i'));
+    app.answer(Reply::TokenIssued(
+        Uuid::from_u128(10),
+        Err(ClientError::Timeout {
+            url: "https://console.example.com".into(),
+        }),
+    ));
+    apps[0].token = Some(fixtures::token(crate::wire::TokenState::Active, 90));
+    app.answer(Reply::App(Uuid::from_u128(10), Ok(apps[0].clone())));
+    app
+}
+
+/// A confirmation whose text wraps still shows its keys on its last line, at every size.
+#[test]
+fn confirmations_never_cut_off_their_keys() {
+    let mismatch = || {
+        let mut app = manage(10);
+        app.on_event(&ch('s'));
+        typed(&mut app, "okta");
+        app.on_event(&key(KeyCode::Enter));
+        app
+    };
+    let cases: [(&str, &dyn Fn() -> App, &str); 2] = [
+        ("unseen token", &unseen_token_confirm, "[n/Esc] cancel"),
+        ("typed mismatch", &mismatch, "Enter confirm · Esc cancel"),
+    ];
+    for (what, setup, keys) in cases {
+        for (w, h) in [(80, 24), (80, 23), (70, 23), (120, 40)] {
+            let mut app = setup();
+            app.toast = None;
+            let t = render(&app, w, h);
+            let buf = t.backend().buffer();
+            let all: String = buf.content().iter().map(|c| c.symbol()).collect();
+            assert!(
+                all.contains(keys),
+                "{what} at {w}x{h}: no {keys:?}\n{}",
+                t.backend()
+            );
+        }
+    }
 }
 
 /// The unwrapped display leaves the rows blank for the runtime to write the secret itself.
@@ -565,11 +597,52 @@ fn danger_and_expiry() {
         app.on_event(&key(KeyCode::Enter));
         app
     });
-    snap("app_list_expiring", || {
-        let mut apps = fixtures::sample_apps();
-        apps[0].token = Some(fixtures::token(crate::wire::TokenState::Active, 2));
-        apps[1].token = Some(fixtures::token(crate::wire::TokenState::Active, 10));
-        fixtures::app_with(apps, true)
+    snap("app_list_expiring", expiring_list);
+}
+
+/// Tokens with 2 and 10 days left, one revoked-free app, one expired.
+fn expiring_list() -> App {
+    let mut apps = fixtures::sample_apps();
+    apps[0].token = Some(fixtures::token(crate::wire::TokenState::Active, 10));
+    apps[1].token = Some(fixtures::token(crate::wire::TokenState::Active, 2));
+    fixtures::app_with(apps, true)
+}
+
+#[test]
+fn sort_and_expiring_filter() {
+    // `o` twice: by token expiry, the 2-day token first, the title says so.
+    snap("app_list_sorted_by_expiry", || {
+        let mut app = expiring_list();
+        app.on_event(&ch('o'));
+        app.on_event(&ch('o'));
+        app.toast = None;
+        app
+    });
+    // `E` opens the prompt; a bad number is refused in words, in place.
+    snap("app_list_expiring_prompt_error", || {
+        let mut app = expiring_list();
+        app.on_event(&ch('E'));
+        typed(&mut app, "two weeks");
+        app.on_event(&key(KeyCode::Enter));
+        app
+    });
+    // Within 14 days: two of four, the title says which filter is on.
+    snap("app_list_expiring_within_14", || {
+        let mut app = expiring_list();
+        app.on_event(&ch('E'));
+        typed(&mut app, "14");
+        app.on_event(&key(KeyCode::Enter));
+        app.toast = None;
+        app
+    });
+    // Within 1 day: nothing, and the list says how to get out.
+    snap("app_list_expiring_within_1_none", || {
+        let mut app = expiring_list();
+        app.on_event(&ch('E'));
+        typed(&mut app, "1");
+        app.on_event(&key(KeyCode::Enter));
+        app.toast = None;
+        app
     });
 }
 

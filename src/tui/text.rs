@@ -65,6 +65,34 @@ pub fn fit(s: &str, cols: usize) -> String {
     t
 }
 
+/// How many rows `s` takes when word-wrapped to `cols` cells (greedy, as ratatui's wrapping
+/// does; a word longer than a row is broken). For sizing boxes around wrapped text, so their
+/// last line (often the keys) is never cut off.
+pub fn wrapped_rows(s: &str, cols: usize) -> usize {
+    if cols == 0 {
+        return 1;
+    }
+    let mut rows = 1;
+    let mut used = 0;
+    for word in s.split(' ') {
+        let w = width(word);
+        let need = if used == 0 { w } else { used + 1 + w };
+        if need <= cols {
+            used = need;
+        } else if w <= cols {
+            rows += 1;
+            used = w;
+        } else {
+            // Broken across rows, continuing after whatever the row already holds.
+            let start = if used == 0 { 0 } else { used + 1 };
+            let total = start + w;
+            rows += (total - 1) / cols;
+            used = (total - 1) % cols + 1;
+        }
+    }
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +118,15 @@ mod tests {
         assert_eq!(truncate("short", 10), "short");
         assert_eq!(fit("名前", 6), "名前  ");
         assert_eq!(width(&fit("とても長いアプリ名", 9)), 9);
+    }
+
+    #[test]
+    fn wrapped_rows_counts_word_wrapped_rows() {
+        assert_eq!(wrapped_rows("", 10), 1);
+        assert_eq!(wrapped_rows("one two", 7), 1);
+        assert_eq!(wrapped_rows("one two", 6), 2);
+        assert_eq!(wrapped_rows("one two three", 8), 2);
+        assert_eq!(wrapped_rows("abcdefghijkl", 5), 3);
+        assert_eq!(wrapped_rows("名前名前名前", 4), 3);
     }
 }

@@ -273,6 +273,49 @@ pub fn table_header(frame: &mut Frame, area: Rect, header: String) -> Rect {
     }
 }
 
+/// How an unselected row is drawn. The row's text must say the same in words (a marker or
+/// "FAILED"), for NO_COLOR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Plain,
+    Warn,
+    Danger,
+}
+
+/// A scrolling table, as the app list, the audit log and the activity log draw it: a bold
+/// header, then the rows that fit, scrolled to keep the selection in view, the selected row
+/// marked with [`MARKER`] and in reverse video. `row(item, marker)` formats one row. Returns the
+/// area of the rows (below the header).
+pub fn draw_table<T>(
+    frame: &mut Frame,
+    area: Rect,
+    theme: &Theme,
+    header: String,
+    list: &ListView,
+    items: &[T],
+    row: impl Fn(&T, &str) -> (String, Tone),
+) -> Rect {
+    let rows = table_header(frame, area, header);
+    let height = rows.height as usize;
+    let offset = list.scroll(items.len(), height);
+    let lines: Vec<Line> = items[offset..(offset + height).min(items.len())]
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let selected = offset + i == list.selected;
+            let (text, tone) = row(item, if selected { MARKER } else { "" });
+            match (selected, tone) {
+                (true, _) => Line::styled(text, theme.selected()),
+                (false, Tone::Danger) => Line::styled(text, theme.danger()),
+                (false, Tone::Warn) => Line::styled(text, theme.warn()),
+                (false, Tone::Plain) => Line::raw(text),
+            }
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), rows);
+    rows
+}
+
 pub fn when(t: OffsetDateTime) -> String {
     t.format(format_description!("[year]-[month]-[day] [hour]:[minute] UTC"))
         .unwrap_or_default()
@@ -341,7 +384,7 @@ fn draw_help(frame: &mut Frame, app: &App, theme: &Theme, body: Rect) {
                 ]));
             }
             let note = match ctx {
-                Context::Global => Some("Ctrl-C always quits"),
+                Context::Global => Some("Ctrl-C always quits · Ctrl-Z suspends"),
                 Context::SecretModal => Some("Enter closes once ticked"),
                 _ => None,
             };

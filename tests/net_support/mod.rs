@@ -2,145 +2,17 @@
 //! process, and a fake proxy that records what reaches it.
 #![allow(dead_code)]
 
-use portable_pty::{Child, CommandBuilder, PtySize, native_pty_system};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_devconsole");
-const ROWS: u16 = 30;
-const COLS: u16 = 160;
-
-pub fn deadline() -> Duration {
-    if std::env::var_os("CI").is_some() {
-        Duration::from_secs(60)
-    } else {
-        Duration::from_secs(30)
-    }
-}
-
-/// Every proxy variable a client library might read.
-pub const PROXY_VARS: [&str; 6] = [
-    "http_proxy",
-    "HTTP_PROXY",
-    "https_proxy",
-    "HTTPS_PROXY",
-    "all_proxy",
-    "ALL_PROXY",
-];
-
-/// A child process on a pty, its output drained on a thread into a vt100 screen.
-pub struct Term {
-    parser: Arc<Mutex<vt100::Parser>>,
-    writer: Box<dyn Write + Send>,
-    child: Box<dyn Child + Send + Sync>,
-    _master: Box<dyn portable_pty::MasterPty + Send>,
-}
-
-impl Term {
-    pub fn spawn(args: &[&str], home: &Path, extra_env: &[(&str, &str)]) -> Term {
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows: ROWS,
-                cols: COLS,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("openpty");
-        let mut cmd = CommandBuilder::new(BIN);
-        cmd.args(args);
-        cmd.cwd(home);
-        for k in [
-            "DISPLAY",
-            "WAYLAND_DISPLAY",
-            "SSH_CONNECTION",
-            "SSH_TTY",
-            "TMUX",
-            "STY",
-            "NO_COLOR",
-            "NO_PROXY",
-            "no_proxy",
-        ]
-        .into_iter()
-        .chain(PROXY_VARS)
-        {
-            cmd.env_remove(k);
-        }
-        cmd.env("TERM", "xterm-256color");
-        cmd.env("LANG", "C.UTF-8");
-        cmd.env("DEVCONSOLE_DATA_DIR", home.join("data"));
-        cmd.env("DEVCONSOLE_CONFIG_DIR", home.join("config"));
-        for (k, v) in extra_env {
-            cmd.env(k, v);
-        }
-        let child = pair.slave.spawn_command(cmd).expect("spawn devconsole");
-        drop(pair.slave);
-        let parser = Arc::new(Mutex::new(vt100::Parser::new(
-            ROWS.try_into().unwrap(),
-            COLS.try_into().unwrap(),
-            0,
-        )));
-        let mut reader = pair.master.try_clone_reader().expect("pty reader");
-        let p = parser.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            loop {
-                match reader.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => p.lock().unwrap().process(&buf[..n]),
-                }
-            }
-        });
-        let writer = pair.master.take_writer().expect("pty writer");
-        Term {
-            parser,
-            writer,
-            child,
-            _master: pair.master,
-        }
-    }
-
-    pub fn send(&mut self, keys: &str) {
-        self.writer.write_all(keys.as_bytes()).unwrap();
-        self.writer.flush().unwrap();
-    }
-
-    pub fn screen(&self) -> String {
-        self.parser.lock().unwrap().screen().contents()
-    }
-
-    /// Waits until the screen satisfies `ok`; on timeout fails showing the screen.
-    pub fn wait_until(&mut self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let end = Instant::now() + deadline();
-        loop {
-            let screen = self.screen();
-            if ok(&screen) {
-                return screen;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("devconsole exited ({status:?}) while waiting for {what}; screen:\n{screen}");
-            }
-            if Instant::now() > end {
-                panic!("timed out waiting for {what}; screen:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    pub fn wait_for(&mut self, text: &str) -> String {
-        self.wait_until(&format!("{text:?}"), |s| s.contains(text))
-    }
-}
-
-impl Drop for Term {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
-    }
-}
+// The pseudo-terminal harness is the console tests' own, not a copy.
+#[path = "../tui_support/mod.rs"]
+mod tui_support;
+#[allow(unused_imports)]
+pub use tui_support::{BIN, PROXY_VARS, Term, deadline};
 
 /// What the fake proxy does with a request.
 #[derive(Clone)]

@@ -17,7 +17,7 @@ pub use super::screens::{
     Screen,
     activity::{ActivityView, ScimSummary},
     add_app::AddApp,
-    app_list::AppList,
+    app_list::{AppList, ExpiringPrompt, SortKey},
     audit::AuditView,
     login::LoginForm,
     manage::{Manage, issue_blocked, token_active},
@@ -142,7 +142,13 @@ pub struct App {
     pub apps_loaded: bool,
     pub filter: Input,
     pub filtering: bool,
-    /// Indexes into `apps` that match the filter.
+    /// The list's order.
+    pub sort: SortKey,
+    /// Only apps whose active token expires within this many days.
+    pub expiring_within: Option<u32>,
+    /// The prompt asking for that number, while open.
+    pub expiring_prompt: Option<ExpiringPrompt>,
+    /// Indexes into `apps` that match the filters, in the sort order.
     pub visible: Vec<usize>,
     pub list: ListView,
     pub modal: Option<Modal>,
@@ -156,6 +162,8 @@ pub struct App {
     pub spinner: usize,
     pub now: OffsetDateTime,
     pub quit: bool,
+    /// Ctrl-Z: the runtime hands the terminal back to the shell and stops the process.
+    pub suspend: bool,
     /// The next draw must repaint every cell (a secret was on screen).
     pub clear_screen: bool,
     /// The last drawn size was below 80×24.
@@ -200,6 +208,9 @@ impl App {
             apps_loaded: false,
             filter: Input::default(),
             filtering: false,
+            sort: SortKey::default(),
+            expiring_within: None,
+            expiring_prompt: None,
             visible: Vec::new(),
             list: ListView::default(),
             modal: None,
@@ -211,6 +222,7 @@ impl App {
             spinner: 0,
             now: OffsetDateTime::now_utc(),
             quit: false,
+            suspend: false,
             clear_screen: false,
             too_small: Cell::new(false),
             list_rows: Cell::new(None),
@@ -421,6 +433,7 @@ impl App {
 
     pub(crate) fn refilter(&mut self, keep: Option<Uuid>) {
         let needle = self.filter.value().to_lowercase();
+        let (now, within) = (self.now, self.expiring_within);
         self.visible = self
             .apps
             .iter()
@@ -430,8 +443,16 @@ impl App {
                     || a.name.to_lowercase().contains(&needle)
                     || a.client_id.to_lowercase().contains(&needle)
             })
+            .filter(|(_, a)| within.is_none_or(|days| super::screens::app_list::expires_within(a, now, days)))
             .map(|(i, _)| i)
             .collect();
+        let apps = &self.apps;
+        match self.sort {
+            SortKey::Created => {}
+            // Lower-casing once per app, not once per comparison: 10,000 apps stay instant.
+            SortKey::Name => self.visible.sort_by_cached_key(|i| apps[*i].name.to_lowercase()),
+            sort => self.visible.sort_by(|x, y| sort.compare(&apps[*x], &apps[*y])),
+        }
         self.list.selected = keep
             .and_then(|id| self.visible.iter().position(|i| self.apps[*i].id == id))
             .unwrap_or_else(|| self.list.selected.min(self.visible.len().saturating_sub(1)));
@@ -442,10 +463,8 @@ impl App {
         let keep = self.selected_app().map(|a| a.id);
         match self.apps.iter_mut().find(|a| a.id == app.id) {
             Some(slot) => *slot = app,
-            None => {
-                self.apps.push(app);
-                self.apps.sort_by_key(|a| a.name.to_lowercase());
-            }
+            // New apps go last, as the server lists them; `refilter` applies the sort.
+            None => self.apps.push(app),
         }
         self.refilter(keep);
     }
@@ -473,6 +492,11 @@ impl App {
     }
 
     fn on_key(&mut self, key: &KeyEvent, event: &Event) {
+        if key.code == KeyCode::Char('z') && key.modifiers.contains(KeyModifiers::CONTROL) {
+            // As in a shell, htop or vim, whatever is open: it is all there on `fg`.
+            self.suspend = true;
+            return;
+        }
         if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
             // With a secret on screen, Ctrl-C asks once more: quitting would lose it.
             match &mut self.modal {

@@ -531,6 +531,12 @@ fn expiry_shows_hours_in_the_last_day_and_marks_danger_in_text() {
     ] {
         a.token = Some(at(left));
         assert_eq!(token_cell(&a, fixtures::NOW), want, "{left}");
+        // The list's narrower column drops "active" where a marker says it, never the time.
+        let short = crate::tui::screens::app_list::list_token_cell(&a, fixtures::NOW);
+        assert!(
+            crate::tui::text::width(&short) <= 18 && short.ends_with(" left"),
+            "{short}"
+        );
     }
 }
 
@@ -548,4 +554,144 @@ fn c_copies_the_client_id_from_the_list_and_the_app_page() {
     assert!(
         matches!(app.take_commands().as_slice(), [Command::CopyText(id)] if id == "CID00000000000000010")
     );
+}
+
+fn names(app: &App) -> Vec<String> {
+    app.visible.iter().map(|i| app.apps[*i].name.clone()).collect()
+}
+
+#[test]
+fn o_cycles_the_sort_and_the_selection_stays_on_its_app() {
+    let mut app = list();
+    let created = names(&app);
+    assert_eq!(app.sort, SortKey::Created);
+    // Select Payroll bridge (created last) and watch it move.
+    app.on_event(&ch('G'));
+    assert_eq!(app.selected_app().unwrap().name, "Payroll bridge");
+    app.on_event(&ch('o'));
+    assert_eq!(app.sort, SortKey::Name);
+    assert_eq!(
+        names(&app),
+        [
+            fixtures::HOSTILE_NAME
+                .replace('\x1b', "\\x1b")
+                .replace('\u{202E}', "\\u{202e}"),
+            "Okta sync".into(),
+            "Payroll bridge".into(),
+            fixtures::CJK_NAME.into()
+        ]
+    );
+    assert_eq!(app.selected_app().unwrap().name, "Payroll bridge");
+    assert!(app.toast.as_ref().unwrap().text.contains("Sorted by name"));
+    app.on_event(&ch('o'));
+    assert_eq!(app.sort, SortKey::Expiry);
+    // Only Okta sync has an active token; the rest keep the server's order after it.
+    assert_eq!(names(&app)[0], "Okta sync");
+    assert_eq!(names(&app)[1..], created[1..]);
+    app.on_event(&ch('o'));
+    assert_eq!(app.sort, SortKey::LastUse);
+    // Okta used 1 day ago, the CJK app 50, Payroll 93; the hostile app never had a token.
+    assert_eq!(
+        names(&app),
+        [
+            created[0].clone(),
+            created[1].clone(),
+            created[3].clone(),
+            created[2].clone()
+        ]
+    );
+    app.on_event(&ch('o'));
+    assert_eq!(app.sort, SortKey::Created);
+    assert_eq!(names(&app), created);
+    assert_eq!(app.selected_app().unwrap().name, "Payroll bridge");
+}
+
+#[test]
+fn expiry_sort_puts_the_soonest_first_and_a_new_app_respects_the_sort() {
+    let mut apps = fixtures::sample_apps();
+    apps[0].token = Some(fixtures::token(TokenState::Active, 40));
+    apps[1].token = Some(fixtures::token(TokenState::Active, 2));
+    apps[2].token = Some(fixtures::token(TokenState::Active, 10));
+    let mut app = fixtures::app_with(apps, true);
+    app.on_event(&ch('o'));
+    app.on_event(&ch('o'));
+    let order: Vec<u128> = app.visible.iter().map(|i| app.apps[*i].id.as_u128()).collect();
+    assert_eq!(order, [11, 12, 10, 13]);
+    let mut new = fixtures::client_app(14, "Brand new");
+    new.token = Some(fixtures::token(TokenState::Active, 1));
+    app.upsert(new);
+    let order: Vec<u128> = app.visible.iter().map(|i| app.apps[*i].id.as_u128()).collect();
+    assert_eq!(order, [14, 11, 12, 10, 13]);
+}
+
+#[test]
+fn e_asks_for_days_filters_and_esc_or_zero_clears() {
+    let mut apps = fixtures::sample_apps();
+    apps[0].token = Some(fixtures::token(TokenState::Active, 2));
+    apps[1].token = Some(fixtures::token(TokenState::Active, 10));
+    let mut app = fixtures::app_with(apps, true);
+    app.on_event(&ch('E'));
+    assert!(app.expiring_prompt.is_some());
+    // While the prompt is open, keys are typed: q does not quit.
+    typed(&mut app, "q");
+    assert!(!app.quit);
+    app.on_event(&key(KeyCode::Enter));
+    let err = app.expiring_prompt.as_ref().unwrap().error.clone().unwrap();
+    assert!(err.contains("not a number of days: type 1 to 365"), "{err}");
+    assert_eq!(app.expiring_within, None);
+    app.on_event(&key(KeyCode::Backspace));
+    typed(&mut app, "3");
+    app.on_event(&key(KeyCode::Enter));
+    assert!(app.expiring_prompt.is_none());
+    assert_eq!(app.expiring_within, Some(3));
+    assert_eq!(names(&app), ["Okta sync"]);
+    // The expired and revoked ones never match; 10 days left matches 14.
+    app.on_event(&ch('E'));
+    assert_eq!(app.expiring_prompt.as_ref().unwrap().input.value(), "3");
+    app.on_event(&key(KeyCode::Backspace));
+    typed(&mut app, "14");
+    app.on_event(&key(KeyCode::Enter));
+    assert_eq!(names(&app), ["Okta sync", fixtures::CJK_NAME]);
+    // More than a year is refused in place; the filter stays.
+    app.on_event(&ch('E'));
+    typed(&mut app, "0000");
+    app.on_event(&key(KeyCode::Enter));
+    assert!(
+        app.expiring_prompt.as_ref().unwrap().error.is_some(),
+        "140000 days"
+    );
+    assert_eq!(app.expiring_within, Some(14));
+    // 0 clears.
+    for _ in 0..6 {
+        app.on_event(&key(KeyCode::Backspace));
+    }
+    typed(&mut app, "0");
+    app.on_event(&key(KeyCode::Enter));
+    assert!(app.expiring_prompt.is_none(), "0 clears");
+    assert_eq!(app.expiring_within, None);
+    assert_eq!(app.visible.len(), 4);
+    app.on_event(&ch('E'));
+    typed(&mut app, "366");
+    app.on_event(&key(KeyCode::Enter));
+    assert!(app.expiring_prompt.as_ref().unwrap().error.is_some());
+    app.on_event(&key(KeyCode::Esc));
+    assert!(app.expiring_prompt.is_none());
+    assert_eq!(
+        app.expiring_within, None,
+        "Esc cancels the prompt without a filter"
+    );
+    // Esc on the list clears the typed filter first, then the expiry filter.
+    app.on_event(&ch('E'));
+    typed(&mut app, "14");
+    app.on_event(&key(KeyCode::Enter));
+    app.on_event(&ch('/'));
+    typed(&mut app, "okta");
+    app.on_event(&key(KeyCode::Enter));
+    assert_eq!(names(&app), ["Okta sync"]);
+    app.on_event(&key(KeyCode::Esc));
+    assert_eq!(app.expiring_within, Some(14));
+    assert_eq!(app.visible.len(), 2);
+    app.on_event(&key(KeyCode::Esc));
+    assert_eq!(app.expiring_within, None);
+    assert_eq!(app.visible.len(), 4);
 }

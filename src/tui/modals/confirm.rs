@@ -2,6 +2,7 @@
 
 use super::{Modal, ModalView};
 use crate::tui::app::{App, Command};
+use crate::tui::text::wrapped_rows;
 use crate::tui::ui::{MARKER, Theme, centered};
 use ratatui::Frame;
 use ratatui::crossterm::event::{Event, KeyCode, KeyEvent};
@@ -204,7 +205,16 @@ fn draw_confirm(frame: &mut Frame, c: &Confirm, theme: &Theme, body: Rect) {
             Span::raw(" cancel"),
         ])),
     }
-    let r = centered(body, 76, lines.len() as u16 + 2);
+    // Tall enough for the wrapped text: the keys on the last line must never be cut off.
+    let inner_w = body.width.min(76).saturating_sub(2) as usize;
+    let rows: usize = lines
+        .iter()
+        .map(|l| {
+            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+            wrapped_rows(&text, inner_w)
+        })
+        .sum();
+    let r = centered(body, 76, rows as u16 + 2);
     frame.render_widget(Clear, r);
     frame.render_widget(
         Paragraph::new(lines)

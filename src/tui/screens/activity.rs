@@ -10,7 +10,7 @@ use crate::client::ClientError;
 use crate::tui::app::{App, AppList, Command, ListView, Manage, RequestId, ToastKind};
 use crate::tui::keymap::{Action, Context};
 use crate::tui::text::{fit, sanitize, truncate};
-use crate::tui::ui::{MARKER, Theme, table_header};
+use crate::tui::ui::{Theme, Tone, draw_table};
 use crate::wire::{ActivityEvent, ActivityPage, Outcome};
 use ratatui::Frame;
 use ratatui::crossterm::event::{Event, KeyEvent};
@@ -175,6 +175,14 @@ pub fn outcome_word(outcome: Outcome) -> &'static str {
     match outcome {
         Outcome::Success => "ok",
         Outcome::Failure => "FAILED",
+    }
+}
+
+/// Failed calls and refusals are drawn in red (and say "FAILED").
+pub fn outcome_tone(outcome: Outcome) -> Tone {
+    match outcome {
+        Outcome::Success => Tone::Plain,
+        Outcome::Failure => Tone::Danger,
     }
 }
 
@@ -446,16 +454,16 @@ fn draw_rows(frame: &mut Frame, _app: &App, view: &ActivityView, theme: &Theme, 
         "HTTP",
         "Result",
     );
-    let rows = table_header(frame, area, header);
-    let h = rows.height as usize;
-    let offset = view.list.scroll(view.events.len(), h);
-    let lines: Vec<Line> = view.events[offset..(offset + h).min(view.events.len())]
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let selected = offset + i == view.list.selected;
+    draw_table(
+        frame,
+        area,
+        theme,
+        header,
+        &view.list,
+        &view.events,
+        |e, marker| {
             let text = cols(
-                if selected { MARKER } else { "" },
+                marker,
                 &short_time(e.at),
                 e.app_name.as_deref().unwrap_or("-"),
                 e.operation.as_str(),
@@ -464,14 +472,9 @@ fn draw_rows(frame: &mut Frame, _app: &App, view: &ActivityView, theme: &Theme, 
                 &e.status.to_string(),
                 outcome_word(e.outcome),
             );
-            match (selected, e.outcome) {
-                (true, _) => Line::styled(text, theme.selected()),
-                (false, Outcome::Failure) => Line::styled(text, theme.danger()),
-                _ => Line::raw(text),
-            }
-        })
-        .collect();
-    frame.render_widget(Paragraph::new(lines), rows);
+            (text, outcome_tone(e.outcome))
+        },
+    );
 }
 
 fn draw_detail(frame: &mut Frame, app: &App, e: &ActivityEvent, theme: &Theme, area: Rect, full: bool) {

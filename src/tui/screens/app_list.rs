@@ -1,4 +1,5 @@
-//! The client app list: filter as you type, open, add, delete, audit.
+//! The client app list: filter as you type, sort, show only tokens expiring soon, open, add,
+//! delete, audit.
 
 use super::View;
 use crate::client::ClientError;
@@ -6,13 +7,14 @@ use crate::tui::app::{AddApp, App, Confirm, ConfirmKind, Link, Manage, Modal, To
 use crate::tui::keymap::{Action, Context};
 use crate::tui::screens::Screen;
 use crate::tui::text::fit;
-use crate::tui::ui::{MARKER, Theme, table_header};
+use crate::tui::ui::{Theme, Tone, draw_table};
 use crate::wire::{ClientApp, TokenState};
 use ratatui::Frame;
 use ratatui::crossterm::event::{Event, KeyCode, KeyEvent};
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
+use std::cmp::Ordering;
 use time::OffsetDateTime;
 use tui_input::Input;
 use tui_input::backend::crossterm::to_input_request;
@@ -21,6 +23,83 @@ use uuid::Uuid;
 /// The list's data (apps, filter, selection) lives in [`App`]: the manage page reads it too.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct AppList;
+
+/// The list's order; the sort key cycles through them. The first is the server's own order.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// Oldest first, as the server lists them (new apps appear at the end).
+    #[default]
+    Created,
+    /// By name, ignoring case.
+    Name,
+    /// Active tokens that expire soonest first; apps without an active token after them.
+    Expiry,
+    /// The most recently used token first; never-used tokens and apps without one after them.
+    LastUse,
+}
+
+impl SortKey {
+    pub fn next(self) -> SortKey {
+        match self {
+            SortKey::Created => SortKey::Name,
+            SortKey::Name => SortKey::Expiry,
+            SortKey::Expiry => SortKey::LastUse,
+            SortKey::LastUse => SortKey::Created,
+        }
+    }
+
+    /// "sorted oldest first": for the list's title and the toast.
+    pub fn label(self) -> &'static str {
+        match self {
+            SortKey::Created => "oldest first",
+            SortKey::Name => "by name",
+            SortKey::Expiry => "by token expiry",
+            SortKey::LastUse => "by last use",
+        }
+    }
+
+    /// Compares two apps; equal ones keep the server's order (the sort is stable).
+    pub fn compare(self, a: &ClientApp, b: &ClientApp) -> Ordering {
+        let active_expiry = |app: &ClientApp| {
+            app.token
+                .as_ref()
+                .filter(|t| t.state == TokenState::Active)
+                .map(|t| t.expires_at)
+        };
+        let last_use = |app: &ClientApp| app.token.as_ref().and_then(|t| t.last_used_at);
+        match self {
+            SortKey::Created => Ordering::Equal,
+            SortKey::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+            // `None` last: compare "has none" first, then the time.
+            SortKey::Expiry => {
+                let (x, y) = (active_expiry(a), active_expiry(b));
+                x.is_none().cmp(&y.is_none()).then(x.cmp(&y))
+            }
+            SortKey::LastUse => {
+                let (x, y) = (last_use(a), last_use(b));
+                x.is_none().cmp(&y.is_none()).then(y.cmp(&x))
+            }
+        }
+    }
+}
+
+/// Longest "expiring within N days" filter: a token lives 90 days, so a year covers any use.
+pub const MAX_EXPIRING_DAYS: u32 = 365;
+
+/// The "expiring within N days" prompt, while it is open.
+#[derive(Debug, Default)]
+pub struct ExpiringPrompt {
+    pub input: Input,
+    /// What was wrong with the last Enter.
+    pub error: Option<String>,
+}
+
+/// Whether the app has an active token that expires within `days` days of `now`.
+pub fn expires_within(app: &ClientApp, now: OffsetDateTime, days: u32) -> bool {
+    app.token.as_ref().is_some_and(|t| {
+        t.state == TokenState::Active && t.expires_at - now <= time::Duration::days(days.into())
+    })
+}
 
 /// How close an active token is to expiring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -84,6 +163,26 @@ pub fn token_cell(app: &ClientApp, now: OffsetDateTime) -> String {
     }
 }
 
+/// The list's 18-cell column: the marker stands in for "active", so the time left always
+/// shows ("!! 5 h left"); the manage page has room for the whole phrase.
+pub fn list_token_cell(app: &ClientApp, now: OffsetDateTime) -> String {
+    let cell = token_cell(app, now);
+    if cell.starts_with('!') {
+        cell.replacen("active · ", "", 1)
+    } else {
+        cell
+    }
+}
+
+/// "1 day", "14 days".
+fn days(n: u32) -> String {
+    if n == 1 {
+        "1 day".into()
+    } else {
+        format!("{n} days")
+    }
+}
+
 impl AppList {
     pub(crate) fn on_deleted(app: &mut App, id: Uuid, result: Result<(), ClientError>) {
         if app.ok(result).is_some() {
@@ -92,6 +191,53 @@ impl AppList {
             app.refilter(None);
             app.toast(ToastKind::Info, format!("Deleted {name}."));
         }
+    }
+
+    fn on_expiring_key(app: &mut App, key: &KeyEvent, event: &Event) {
+        let Some(prompt) = app.expiring_prompt.as_mut() else {
+            return;
+        };
+        match key.code {
+            KeyCode::Esc => app.expiring_prompt = None,
+            KeyCode::Enter => {
+                let text = prompt.input.value().trim().to_owned();
+                let days = if text.is_empty() {
+                    Some(0)
+                } else {
+                    text.parse::<u32>().ok()
+                };
+                match days {
+                    Some(0) => {
+                        app.expiring_prompt = None;
+                        Self::set_expiring(app, None);
+                    }
+                    Some(n) if n <= MAX_EXPIRING_DAYS => {
+                        app.expiring_prompt = None;
+                        Self::set_expiring(app, Some(n));
+                    }
+                    _ => {
+                        prompt.error = Some(format!("not a number of days: type 1 to {MAX_EXPIRING_DAYS}"));
+                    }
+                }
+            }
+            _ => {
+                if let Some(req) = to_input_request(event) {
+                    prompt.input.handle(req);
+                    prompt.error = None;
+                }
+            }
+        }
+    }
+
+    fn set_expiring(app: &mut App, within: Option<u32>) {
+        let keep = app.selected_app().map(|a| a.id);
+        app.expiring_within = within;
+        app.refilter(keep);
+        let msg = match within {
+            Some(n) => format!("Showing only apps whose token expires within {}.", days(n)),
+            None => "Showing every app again.".to_owned(),
+        };
+        app.toast(ToastKind::Info, msg);
     }
 
     fn on_filter_key(app: &mut App, key: &KeyEvent, event: &Event) {
@@ -124,24 +270,35 @@ impl View for AppList {
     }
 
     fn typing(&self, app: &App) -> bool {
-        app.filtering
+        app.filtering || app.expiring_prompt.is_some()
     }
 
     fn hints(&self, app: &App) -> Vec<String> {
+        if app.expiring_prompt.is_some() {
+            return vec![
+                "type a number of days".into(),
+                "Enter apply".into(),
+                "0 clears".into(),
+                "Esc cancel".into(),
+            ];
+        }
         if app.filtering {
             return vec!["type to filter".into(), "Enter keep".into(), "Esc clear".into()];
         }
+        // Sort and the expiry filter come early: at 80 columns the tail is cut.
         app.keymap.hints(&[
             Action::AddApp,
             Action::Open,
             Action::Filter,
+            Action::Sort,
+            Action::Expiring,
+            Action::Help,
+            Action::Quit,
             Action::DeleteApp,
             Action::AuditLog,
             Action::CopyClientId,
             Action::Activity,
             Action::Refresh,
-            Action::Help,
-            Action::Quit,
         ])
     }
 
@@ -150,6 +307,9 @@ impl View for AppList {
     }
 
     fn on_key(app: &mut App, key: &KeyEvent, event: &Event) {
+        if app.expiring_prompt.is_some() {
+            return Self::on_expiring_key(app, key, event);
+        }
         if app.filtering {
             return Self::on_filter_key(app, key, event);
         }
@@ -159,13 +319,29 @@ impl View for AppList {
         match action {
             Action::Quit => app.quit = true,
             Action::Back => {
+                // One filter at a time: the typed text first, then the expiry filter.
                 if !app.filter.value().is_empty() {
                     app.filter.reset();
                     app.refilter(app.selected_app().map(|a| a.id));
+                } else if app.expiring_within.is_some() {
+                    Self::set_expiring(app, None);
                 }
             }
             Action::Refresh => app.refresh(),
             Action::Filter => app.filtering = true,
+            Action::Sort => {
+                app.sort = app.sort.next();
+                app.refilter(app.selected_app().map(|a| a.id));
+                app.toast(ToastKind::Info, format!("Sorted {}.", app.sort.label()));
+            }
+            Action::Expiring => {
+                // Opens with the current N, so Enter keeps it and 0 clears it.
+                let current = app.expiring_within.map(|n| n.to_string()).unwrap_or_default();
+                app.expiring_prompt = Some(ExpiringPrompt {
+                    input: Input::new(current),
+                    error: None,
+                });
+            }
             Action::AddApp => {
                 if app.conn.link == Link::Online {
                     app.screen = Screen::AddApp(AddApp::default());
@@ -211,9 +387,26 @@ impl View for AppList {
     }
 
     fn draw(&self, frame: &mut Frame, app: &App, theme: &Theme, body: Rect) {
-        let title = format!(" Client apps ({}) ", app.visible.len());
+        let count = if app.visible.len() == app.apps.len() {
+            app.visible.len().to_string()
+        } else {
+            format!("{} of {}", app.visible.len(), app.apps.len())
+        };
+        let mut title = format!(" Client apps ({count}) · {} ", app.sort.label());
+        if let Some(n) = app.expiring_within {
+            title.push_str(&format!("· token expires within {n} d "));
+        }
         let mut block = Block::bordered().title(Span::styled(title, theme.title()));
-        if app.filtering || !app.filter.value().is_empty() {
+        if let Some(prompt) = &app.expiring_prompt {
+            let mut spans = vec![
+                Span::styled(" Token expires within: ", theme.key()),
+                Span::raw(format!("{}▏ days ", prompt.input.value())),
+            ];
+            if let Some(why) = &prompt.error {
+                spans.push(Span::styled(format!("✖ {why} "), theme.danger()));
+            }
+            block = block.title_bottom(Line::from(spans));
+        } else if app.filtering || !app.filter.value().is_empty() {
             let cursor = if app.filtering { "▏" } else { "" };
             block = block.title_bottom(Line::from(vec![
                 Span::styled(" / ", theme.key()),
@@ -235,6 +428,15 @@ impl View for AppList {
                 format!(
                     "No client apps yet. Press {} to add a provisioning app.",
                     app.keymap.label(Action::AddApp)
+                )
+            } else if app.filter.value().is_empty()
+                && let Some(n) = app.expiring_within
+            {
+                format!(
+                    "No active token expires within {}. {} clears the filter, {} changes it.",
+                    days(n),
+                    app.keymap.label(Action::Back),
+                    app.keymap.label(Action::Expiring)
                 )
             } else {
                 "No client app matches the filter. Esc clears it.".into()
@@ -259,36 +461,36 @@ impl View for AppList {
             )
         };
         let header = cols("", "App name", "Type", "Client ID", "SCIM", "Dedicated Token");
-        let rows_area = table_header(frame, inner, header);
-        let height = rows_area.height as usize;
-        if app.modal.is_none() && !app.help {
-            app.list_rows.set(Some((rows_area.y, rows_area.bottom())));
-        }
-        let offset = app.list.scroll(app.visible.len(), height);
-        let lines: Vec<Line> = app.visible[offset..(offset + height).min(app.visible.len())]
-            .iter()
-            .enumerate()
-            .map(|(i, idx)| {
+        let rows_area = draw_table(
+            frame,
+            inner,
+            theme,
+            header,
+            &app.list,
+            &app.visible,
+            |idx, marker| {
                 let a = &app.apps[*idx];
-                let selected = offset + i == app.list.selected;
                 let ty = if wide { a.app_type.label() } else { "Provisioning" };
                 let lock = if a.can_manage { "" } else { " 🔒" };
                 let text = cols(
-                    if selected { MARKER } else { "" },
+                    marker,
                     &format!("{}{lock}", a.name),
                     ty,
                     &a.client_id,
                     if a.scim_enabled { "on" } else { "off" },
-                    &token_cell(a, app.now),
+                    &list_token_cell(a, app.now),
                 );
-                match (selected, expiry(a, app.now)) {
-                    (true, _) => Line::styled(text, theme.selected()),
-                    (false, Expiry::Urgent) => Line::styled(text, theme.danger()),
-                    (false, Expiry::Soon) => Line::styled(text, theme.warn()),
-                    (false, Expiry::Fine) => Line::raw(text),
-                }
-            })
-            .collect();
-        frame.render_widget(Paragraph::new(lines), rows_area);
+                let tone = match expiry(a, app.now) {
+                    Expiry::Urgent => Tone::Danger,
+                    Expiry::Soon => Tone::Warn,
+                    Expiry::Fine => Tone::Plain,
+                };
+                (text, tone)
+            },
+        );
+        if app.modal.is_none() && !app.help {
+            // The painter scrolls these rows with the terminal's own scroll region.
+            app.list_rows.set(Some((rows_area.y, rows_area.bottom())));
+        }
     }
 }

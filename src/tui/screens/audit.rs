@@ -4,13 +4,14 @@ use super::{Screen, View};
 use crate::client::ClientError;
 use crate::tui::app::{App, AppList, Command, ListView, Manage, sanitize_event};
 use crate::tui::keymap::{Action, Context};
+use crate::tui::screens::activity::{outcome_tone, outcome_word};
 use crate::tui::text::{fit, truncate};
-use crate::tui::ui::{MARKER, Theme, table_header, when};
-use crate::wire::{AuditEvent, Outcome};
+use crate::tui::ui::{Theme, draw_table, when};
+use crate::wire::AuditEvent;
 use ratatui::Frame;
 use ratatui::crossterm::event::{Event, KeyEvent};
 use ratatui::layout::Rect;
-use ratatui::text::{Line, Span};
+use ratatui::text::Span;
 use ratatui::widgets::{Block, Paragraph};
 use uuid::Uuid;
 
@@ -149,34 +150,26 @@ fn draw_audit(frame: &mut Frame, app: &App, view: &AuditView, theme: &Theme, bod
         row
     };
     let header = cols("", "At (UTC)", "Actor", "Action", "App", "Result", "Detail");
-    let rows = table_header(frame, inner, header);
-    let h = rows.height as usize;
-    let offset = view.list.scroll(view.events.len(), h);
-    let lines: Vec<Line> = view.events[offset..(offset + h).min(view.events.len())]
-        .iter()
-        .enumerate()
-        .map(|(i, e)| {
-            let selected = offset + i == view.list.selected;
+    draw_table(
+        frame,
+        inner,
+        theme,
+        header,
+        &view.list,
+        &view.events,
+        |e, marker| {
             let text = cols(
-                if selected { MARKER } else { "" },
+                marker,
                 when(e.at).trim_end_matches(" UTC"),
                 &e.actor,
                 e.action.as_str(),
                 e.app_name.as_deref().unwrap_or("-"),
-                match e.outcome {
-                    Outcome::Success => "ok",
-                    Outcome::Failure => "FAILED",
-                },
+                outcome_word(e.outcome),
                 &detail_of(e, ""),
             );
-            match (selected, e.outcome) {
-                (true, _) => Line::styled(text, theme.selected()),
-                (false, Outcome::Failure) => Line::styled(text, theme.danger()),
-                _ => Line::raw(text),
-            }
-        })
-        .collect();
-    frame.render_widget(Paragraph::new(lines), rows);
+            (text, outcome_tone(e.outcome))
+        },
+    );
 }
 
 /// The detail, with how many refusals a collapsed row stands for.

@@ -8,7 +8,7 @@ use crate::tui::app::{
 };
 use crate::tui::keymap::{Action, Context};
 use crate::tui::screens::app_list::token_cell;
-use crate::tui::text::width;
+use crate::tui::text::{truncate, width};
 use crate::tui::ui::{Theme, section, when};
 use crate::wire::{ClientApp, DedicatedToken, ScimChanged, TokenState};
 use ratatui::Frame;
@@ -300,11 +300,108 @@ impl View for Manage {
     }
 }
 
+/// "SCIM base URL  https://…/scim/v2  [y] copy": where a provider sends its requests. A URL too
+/// long for the line is cut with "…" so the copy key (which copies it whole) always shows.
+fn scim_url_line(app: &App, a: &ClientApp, theme: &Theme, room: u16) -> Line<'static> {
+    let label = Span::styled(format!("{:<22}", "SCIM base URL"), theme.dim());
+    if a.scim_base_url.is_empty() {
+        return Line::from(vec![
+            label,
+            Span::styled("(this server does not report it)", theme.dim()),
+        ]);
+    }
+    let key = format!("[{}]", app.keymap.label(Action::CopyScimUrl));
+    let url_room = (room as usize).saturating_sub(22 + 2 + width(&key) + 5);
+    Line::from(vec![
+        label,
+        Span::raw(format!("{}  ", truncate(&a.scim_base_url, url_room))),
+        Span::styled(key, theme.key()),
+        Span::raw(" copy"),
+    ])
+}
+
 fn draw_manage(frame: &mut Frame, app: &App, id: uuid::Uuid, theme: &Theme, body: Rect) {
     let Some(a) = app.app(id) else {
         frame.render_widget(Paragraph::new("Loading…").block(Block::bordered()), body);
         return;
     };
+    let label = |s: &str| Span::styled(format!("{s:<22}"), theme.dim());
+    let k = |action: Action| Span::styled(format!("[{}]", app.keymap.label(action)), theme.key());
+    // 3. Dedicated Token, built first: its rows decide what the sections above may take.
+    let t = a.token.as_ref();
+    let narrow = body.width < 80;
+    let state = match t {
+        None => Span::raw("none issued"),
+        Some(t) if t.state == TokenState::Active => Span::styled(token_cell(a, app.now), theme.good()),
+        Some(t) => Span::styled(t.state.as_str(), theme.warn()),
+    };
+    let issue = match issue_blocked(a) {
+        None => Line::from(vec![k(Action::IssueToken), Span::raw(" Issue Long-lived Token")]),
+        Some(why) => Line::from(vec![
+            Span::styled(
+                format!("[{}] Issue (disabled: ", app.keymap.label(Action::IssueToken)),
+                theme.dim(),
+            ),
+            Span::styled(why, theme.dim()),
+            Span::styled(")", theme.dim()),
+        ]),
+    };
+    let issued_at = Span::raw(format!(
+        "{:<23}",
+        t.map(|t| when(t.issued_at)).unwrap_or("-".into())
+    ));
+    let last_used = Span::raw(t.and_then(|t| t.last_used_at).map(when).unwrap_or("-".into()));
+    let mut token_lines = if narrow {
+        // Under 80 columns "Last used" gets its own row rather than a wrapped one.
+        vec![
+            Line::from(vec![label("State"), state]),
+            Line::from(vec![label("Issued at"), issued_at]),
+            Line::from(vec![label("Last used"), last_used]),
+        ]
+    } else {
+        vec![
+            Line::from(vec![label("State"), state]),
+            Line::from(vec![
+                label("Issued at"),
+                issued_at,
+                Span::styled("Last used  ", theme.dim()),
+                last_used,
+            ]),
+        ]
+    };
+    token_lines.extend([
+        match t {
+            Some(t) if t.state == TokenState::Revoked => Line::from(vec![
+                label("Revoked at"),
+                Span::raw(t.revoked_at.map(when).unwrap_or("-".into())),
+            ]),
+            Some(t) if t.state == TokenState::Expired => {
+                Line::from(vec![label("Expired at"), Span::raw(when(t.expires_at))])
+            }
+            _ => Line::from(vec![
+                label("Expires"),
+                Span::raw(t.map(|t| when(t.expires_at)).unwrap_or("-".into())),
+            ]),
+        },
+        Line::from(Span::styled(
+            if narrow {
+                "Valid 90 d from last use; each use renews it. Lost? Revoke, reissue."
+            } else {
+                "Valid 90 days from last use; every use renews it. Lost? Revoke, then reissue."
+            },
+            theme.dim(),
+        )),
+        issue,
+    ]);
+    if token_active(t) && a.can_manage {
+        token_lines.push(Line::from(vec![k(Action::RevokeToken), Span::raw(" Revoke")]));
+    }
+    let inner_w = body.width.saturating_sub(2).max(1) as usize;
+    let token_h = 2 + token_lines
+        .iter()
+        .map(|l| l.width().div_ceil(inner_w).max(1) as u16)
+        .sum::<u16>();
+
     // Warnings take the lines they wrap to, without a border, so the three sections still fit 80×24.
     let warn_lines: u16 = a
         .warnings
@@ -318,12 +415,17 @@ fn draw_manage(frame: &mut Frame, app: &App, id: uuid::Uuid, theme: &Theme, body
     };
     let warn_h = warn_lines.min(body.height / 3);
     let basic_h = 5 + u16::from(access.is_some());
-    // The last SCIM call and error take the rows the token section can spare (it needs 8).
-    let scim_rows = body.height.saturating_sub(warn_h + basic_h + 5 + 8).min(2);
+    // Client ID, secret and SCIM switch always; then, as rows allow after the token section
+    // (whose actions come first), the SCIM base URL (also in the `p` panel) and the last SCIM
+    // call and error.
+    let spare = body.height.saturating_sub(warn_h + basic_h + 5 + token_h);
+    let url_row = spare.min(1);
+    let scim_rows = (spare - url_row).min(2);
+    let creds_h = 5 + url_row;
     let [warn_area, basic, creds, token] = Layout::vertical([
         Constraint::Length(warn_h),
         Constraint::Length(basic_h),
-        Constraint::Length(5 + scim_rows),
+        Constraint::Length(creds_h + scim_rows),
         Constraint::Fill(1),
     ])
     .areas(body);
@@ -335,9 +437,6 @@ fn draw_manage(frame: &mut Frame, app: &App, id: uuid::Uuid, theme: &Theme, body
             .collect();
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), warn_area);
     }
-    let label = |s: &str| Span::styled(format!("{s:<22}"), theme.dim());
-    let k = |action: Action| Span::styled(format!("[{}]", app.keymap.label(action)), theme.key());
-
     // 1. Basic information
     let desc = if a.description.is_empty() {
         "(none)".to_owned()
@@ -383,6 +482,9 @@ fn draw_manage(frame: &mut Frame, app: &App, id: uuid::Uuid, theme: &Theme, body
             Span::raw(" switch"),
         ]),
     ];
+    if url_row > 0 {
+        creds_lines.push(scim_url_line(app, a, theme, creds.width.saturating_sub(2)));
+    }
     creds_lines.extend(super::activity::summary_lines(
         app,
         id,
@@ -395,57 +497,6 @@ fn draw_manage(frame: &mut Frame, app: &App, id: uuid::Uuid, theme: &Theme, body
         creds,
     );
 
-    // 3. Dedicated Token
-    let t = a.token.as_ref();
-    let state = match t {
-        None => Span::raw("none issued"),
-        Some(t) if t.state == TokenState::Active => Span::styled(token_cell(a, app.now), theme.good()),
-        Some(t) => Span::styled(t.state.as_str(), theme.warn()),
-    };
-    let issue = match issue_blocked(a) {
-        None => Line::from(vec![k(Action::IssueToken), Span::raw(" Issue Long-lived Token")]),
-        Some(why) => Line::from(vec![
-            Span::styled(
-                format!("[{}] Issue (disabled: ", app.keymap.label(Action::IssueToken)),
-                theme.dim(),
-            ),
-            Span::styled(why, theme.dim()),
-            Span::styled(")", theme.dim()),
-        ]),
-    };
-    let mut token_lines = vec![
-        Line::from(vec![label("State"), state]),
-        Line::from(vec![
-            label("Issued at"),
-            Span::raw(format!(
-                "{:<23}",
-                t.map(|t| when(t.issued_at)).unwrap_or("-".into())
-            )),
-            Span::styled("Last used  ", theme.dim()),
-            Span::raw(t.and_then(|t| t.last_used_at).map(when).unwrap_or("-".into())),
-        ]),
-        match t {
-            Some(t) if t.state == TokenState::Revoked => Line::from(vec![
-                label("Revoked at"),
-                Span::raw(t.revoked_at.map(when).unwrap_or("-".into())),
-            ]),
-            Some(t) if t.state == TokenState::Expired => {
-                Line::from(vec![label("Expired at"), Span::raw(when(t.expires_at))])
-            }
-            _ => Line::from(vec![
-                label("Expires"),
-                Span::raw(t.map(|t| when(t.expires_at)).unwrap_or("-".into())),
-            ]),
-        },
-        Line::from(Span::styled(
-            "Valid 90 days from last use; every use renews it. Lost? Revoke, then reissue.",
-            theme.dim(),
-        )),
-        issue,
-    ];
-    if token_active(t) && a.can_manage {
-        token_lines.push(Line::from(vec![k(Action::RevokeToken), Span::raw(" Revoke")]));
-    }
     frame.render_widget(
         Paragraph::new(token_lines)
             .wrap(Wrap { trim: false })
