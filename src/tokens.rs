@@ -11,7 +11,7 @@
 
 use crate::clock::Clock;
 use crate::secret;
-use crate::store::{SigningKeyRecord, Store, StoreError, TokenRecord, Tx};
+use crate::store::{SigningKeyRecord, Store, StoreError, TokenRecord, TokenUse, Tx};
 use crate::wire::{DedicatedToken, IssuedToken, TokenState};
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -161,6 +161,9 @@ struct VerifyCache {
     /// When each app's entries were last dropped: a verification that read the database before
     /// then must not put a now-revoked token back.
     forgotten: HashMap<Uuid, Instant>,
+    /// When every entry was last dropped (the change listener lost its connection): the same
+    /// guard, for all apps.
+    forgotten_all: Option<Instant>,
 }
 
 impl VerifyCache {
@@ -168,7 +171,8 @@ impl VerifyCache {
         let stale = self
             .forgotten
             .get(&entry.app_id)
-            .is_some_and(|at| entry.checked <= *at);
+            .is_some_and(|at| entry.checked <= *at)
+            || self.forgotten_all.is_some_and(|at| entry.checked <= at);
         if !stale {
             self.entries.insert(digest, entry);
         }
@@ -178,7 +182,11 @@ impl VerifyCache {
 struct Keys {
     active_kid: String,
     encoding: EncodingKey,
-    decoding: HashMap<String, DecodingKey>,
+    /// Every key that verifies, by kid; grows when another instance adds one (rotation).
+    decoding: std::sync::RwLock<HashMap<String, DecodingKey>>,
+    /// When the keys were last reloaded for an unknown kid; at most once a second, so forged
+    /// kids cannot turn every request into a database read.
+    reloaded: Mutex<Option<Instant>>,
 }
 
 pub struct TokenService {
@@ -203,21 +211,22 @@ impl std::fmt::Debug for TokenService {
 impl TokenService {
     /// Loads the signing keys, generating and persisting the first one on a new database.
     pub async fn new(store: Store, clock: Arc<dyn Clock>, config: TokenConfig) -> Result<Self, StoreError> {
-        let mut records = store.signing_keys().await?;
-        if records.is_empty() {
-            let record = generate_signing_key()?;
-            store.insert_signing_key(&record, clock.now()).await?;
-            records.push(record);
-        }
+        // Created under a lock, so instances starting together agree on one key.
+        let records = store
+            .signing_keys_or_insert(&generate_signing_key()?, clock.now())
+            .await?;
         // Newest first: the newest key signs, all keys verify, so keys can rotate.
         let active = &records[0];
         let keys = Keys {
             active_kid: active.kid.clone(),
             encoding: EncodingKey::from_ed_der(&active.private_der),
-            decoding: records
-                .iter()
-                .map(|r| (r.kid.clone(), DecodingKey::from_ed_der(&r.public_raw)))
-                .collect(),
+            decoding: std::sync::RwLock::new(
+                records
+                    .iter()
+                    .map(|r| (r.kid.clone(), DecodingKey::from_ed_der(&r.public_raw)))
+                    .collect(),
+            ),
+            reloaded: Mutex::new(None),
         };
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.algorithms = vec![Algorithm::EdDSA];
@@ -318,13 +327,22 @@ impl TokenService {
         }
     }
 
-    /// Drops cached verifications for an app, after a revoke or a SCIM switch.
+    /// Drops cached verifications for an app, after a revoke or a SCIM switch (by this
+    /// instance, or by another one: [`crate::server`] listens for their changes on PostgreSQL).
     pub fn forget_app(&self, app_id: Uuid) {
         let ttl = self.config.cache_ttl;
         let mut cache = self.lock_cache();
         cache.entries.retain(|_, c| c.app_id != app_id);
         cache.forgotten.retain(|_, at| at.elapsed() < ttl);
         cache.forgotten.insert(app_id, Instant::now());
+    }
+
+    /// Drops every cached verification: changes may have been missed.
+    pub fn forget_all(&self) {
+        let mut cache = self.lock_cache();
+        cache.entries.clear();
+        cache.forgotten.clear();
+        cache.forgotten_all = Some(Instant::now());
     }
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, VerifyCache> {
@@ -371,6 +389,7 @@ impl TokenService {
         let mut entry = match cached {
             Some(c) => c,
             None => {
+                self.learn_kid(token).await?;
                 let claims = self.decode(token)?;
                 let entry = self.load(claims.jti, &claims.client_id).await?;
                 if !secret::digest_eq(&entry.digest, &digest) {
@@ -401,16 +420,23 @@ impl TokenService {
             }
         }
         if !entry.used || now - entry.renewed_at >= self.config.renew_interval {
-            // Only a token that is no longer active returns false: a parallel use that wrote
-            // first is not a refusal.
-            if !self.store.record_token_use(entry.token_id, now).await? {
-                self.lock_cache().entries.remove(&digest);
-                let reloaded = self.load(entry.token_id, &entry.client_id).await;
-                return Err(reloaded
-                    .err()
-                    .unwrap_or_else(|| Refusal::of(VerifyError::Revoked, &app)));
+            // Only a token that is no longer active is refused: a use another request or
+            // instance recorded within the interval is not an error, just no second write.
+            match self
+                .store
+                .record_token_use(entry.token_id, now, now - self.config.renew_interval)
+                .await?
+            {
+                TokenUse::Recorded => entry.renewed_at = entry.renewed_at.max(now),
+                TokenUse::Recent(at) => entry.renewed_at = entry.renewed_at.max(at),
+                TokenUse::NotActive => {
+                    self.lock_cache().entries.remove(&digest);
+                    let reloaded = self.load(entry.token_id, &entry.client_id).await;
+                    return Err(reloaded
+                        .err()
+                        .unwrap_or_else(|| Refusal::of(VerifyError::Revoked, &app)));
+                }
             }
-            entry.renewed_at = entry.renewed_at.max(now);
             entry.used = true;
         }
         let verified = VerifiedToken {
@@ -424,6 +450,36 @@ impl TokenService {
         Ok(verified)
     }
 
+    /// Reloads the keys from the database when the token names a kid this instance does not
+    /// know: another instance may have added it. At most once a second.
+    async fn learn_kid(&self, token: &str) -> Result<(), VerifyError> {
+        let Some(kid) = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid) else {
+            return Ok(());
+        };
+        if self.decoding().contains_key(&kid) {
+            return Ok(());
+        }
+        {
+            let mut last = self.keys.reloaded.lock().unwrap_or_else(|e| e.into_inner());
+            if last.is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1)) {
+                return Ok(());
+            }
+            *last = Some(Instant::now());
+        }
+        let records = self.store.signing_keys().await?;
+        let mut decoding = self.keys.decoding.write().unwrap_or_else(|e| e.into_inner());
+        for r in &records {
+            decoding
+                .entry(r.kid.clone())
+                .or_insert_with(|| DecodingKey::from_ed_der(&r.public_raw));
+        }
+        Ok(())
+    }
+
+    fn decoding(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, DecodingKey>> {
+        self.keys.decoding.read().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Checks the JWT itself: EdDSA only, a known `kid`, our issuer and audience.
     fn decode(&self, token: &str) -> Result<Claims, VerifyError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
@@ -433,10 +489,10 @@ impl TokenService {
         let key = header
             .kid
             .as_deref()
-            .and_then(|kid| self.keys.decoding.get(kid))
+            .and_then(|kid| self.decoding().get(kid).cloned())
             .ok_or(VerifyError::BadSignature)?;
         let data =
-            jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(|e| match e.kind() {
+            jsonwebtoken::decode::<Claims>(token, &key, &self.validation).map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::InvalidToken
                 | jsonwebtoken::errors::ErrorKind::Base64(_)
                 | jsonwebtoken::errors::ErrorKind::Json(_)

@@ -21,6 +21,11 @@ pub struct ServeArgs {
     /// the 90-day validity (at most 129599).
     #[arg(long, default_value_t = 10, value_parser = parse_renew_interval)]
     pub renew_interval_minutes: u32,
+    /// Milliseconds a token's verification may be served from memory. It bounds how late a
+    /// revoke made on another instance can bite when that instance cannot tell this one (always
+    /// on SQLite; on PostgreSQL only while the change listener is down).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub token_cache_ms: u64,
     /// Hours a console session lasts after sign-in, however busy (the idle limit is 12 h).
     #[arg(long, default_value_t = 168, value_parser = clap::value_parser!(u32).range(1..=8760))]
     pub session_lifetime_hours: u32,
@@ -99,6 +104,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     config.public_url = args.public_url;
     config.scim_per_minute = args.scim_rate_limit;
     config.tokens.renew_interval = time::Duration::minutes(i64::from(args.renew_interval_minutes));
+    config.tokens.cache_ttl = std::time::Duration::from_millis(args.token_cache_ms);
     config.session_lifetime = time::Duration::hours(i64::from(args.session_lifetime_hours));
     config.trusted_proxies = args.trusted_proxies;
     config.activity.max_age = time::Duration::days(i64::from(args.activity_retention_days));

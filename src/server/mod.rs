@@ -135,6 +135,8 @@ pub struct RunningServer {
     state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
+    /// PostgreSQL: the task that applies other instances' token changes to this one's cache.
+    watcher: Option<JoinHandle<()>>,
     /// The metrics listener's address, its stop signal and task, when metrics are on.
     metrics: Option<(SocketAddr, oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
 }
@@ -179,6 +181,9 @@ impl RunningServer {
             let _ = stop.send(());
             let _ = task.await;
         }
+        if let Some(watcher) = self.watcher.take() {
+            watcher.abort();
+        }
         self.state.activity.stop().await;
         // A task cut at the deadline may still be returning its database connection.
         if tokio::time::timeout(std::time::Duration::from_secs(5), self.state.store.close())
@@ -205,6 +210,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     };
     let store = Store::open_with(&config.database_url, pool).await?;
     let tokens = TokenService::new(store.clone(), config.clock.clone(), config.tokens.clone()).await?;
+    // Listening before serving, so no change committed after this instance is up is missed.
+    let changes = store.app_changes().await?;
     let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -249,6 +256,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         }
         None => None,
     };
+    let watcher = changes.map(|changes| tokio::spawn(watch_app_changes(changes, Arc::downgrade(&state))));
     let app = router(state.clone());
     let (stop, stopped) = oneshot::channel::<()>();
     let (acceptor, reloader) = match tls {
@@ -269,7 +277,33 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         stop: Some(stop),
         task,
         metrics,
+        watcher,
     })
+}
+
+/// Applies the token changes every instance commits (PostgreSQL `LISTEN`) to this instance's
+/// verification cache, so a revoke, SCIM switched off or an app deleted anywhere bites here
+/// within milliseconds rather than after the cache lifetime. While the connection is down
+/// nothing cached is trusted past its (short) lifetime anyway, and every reconnect forgets all.
+async fn watch_app_changes(mut changes: crate::store::AppChanges, state: std::sync::Weak<Inner>) {
+    use crate::store::AppChange;
+    loop {
+        let next = changes.next().await;
+        let Some(state) = state.upgrade() else { return };
+        match next {
+            Ok(AppChange::App(app_id)) => state.tokens.forget_app(app_id),
+            Ok(AppChange::Lost) => {
+                tracing::warn!("lost the database change listener; reconnecting, cache dropped");
+                state.tokens.forget_all();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "database change listener failed; retrying in 1 s");
+                state.tokens.forget_all();
+                drop(state);
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    }
 }
 
 fn router(state: AppState) -> Router {

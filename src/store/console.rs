@@ -8,6 +8,8 @@ use super::{
 /// The first key of PostgreSQL advisory locks on sign-in attempts (the second is the
 /// username's hash).
 const ADVISORY_LOGIN: i32 = 0x6463_0001;
+/// The PostgreSQL advisory lock held while the first signing key is created.
+const ADVISORY_KEYS: i32 = 0x6463_0002;
 use crate::clock::{from_millis, to_millis};
 use crate::wire::{Admin, AppType, AuditAction, AuditEvent, Outcome, Role, SsoSettings, TokenState};
 use time::OffsetDateTime;
@@ -30,6 +32,17 @@ impl std::fmt::Debug for AdminRecord {
             )
             .finish()
     }
+}
+
+/// What [`Store::record_token_use`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenUse {
+    /// This use is now the token's last recorded use.
+    Recorded,
+    /// Not written: a use at this time (after the cut-off) is already on record.
+    Recent(OffsetDateTime),
+    /// The token is no longer active (revoked, expired or gone).
+    NotActive,
 }
 
 /// A session and the admin behind it.
@@ -449,21 +462,39 @@ impl Store {
         })
     }
 
-    /// Records a use of an active token: `last_used_at` only ever moves forward, so a parallel
-    /// use that wrote a later time first is not an error. Returns false only when the token is
-    /// no longer active (revoked, expired or gone).
-    pub async fn record_token_use(&self, jti: Uuid, now: OffsetDateTime) -> StoreResult<bool> {
+    /// Records a use of an active token, unless one was recorded after `renewed_before`
+    /// (by any request on any instance): the condition is checked in the same statement, so
+    /// however many instances serve a token, about one write per renew interval reaches the
+    /// database. `last_used_at` only ever moves forward.
+    pub async fn record_token_use(
+        &self,
+        jti: Uuid,
+        now: OffsetDateTime,
+        renewed_before: OffsetDateTime,
+    ) -> StoreResult<TokenUse> {
         on_pool!(self, c => {
             let done = sqlx::query(
-                "UPDATE dedicated_tokens SET last_used_at = CASE \
-                 WHEN last_used_at IS NULL OR last_used_at < $1 THEN $1 ELSE last_used_at END \
-                 WHERE id = $2 AND state = 'active'",
+                "UPDATE dedicated_tokens SET last_used_at = $1 \
+                 WHERE id = $2 AND state = 'active' AND (last_used_at IS NULL OR last_used_at <= $3) \
+                 AND (last_used_at IS NULL OR last_used_at < $1)",
             )
             .bind(to_millis(now))
             .bind(jti.to_string())
+            .bind(to_millis(renewed_before))
             .execute(c)
             .await?;
-            Ok(done.rows_affected() == 1)
+            if done.rows_affected() == 1 {
+                return Ok(TokenUse::Recorded);
+            }
+            let row: Option<(String, Option<i64>)> =
+                sqlx::query_as("SELECT state, last_used_at FROM dedicated_tokens WHERE id = $1")
+                    .bind(jti.to_string())
+                    .fetch_optional(c)
+                    .await?;
+            Ok(match row {
+                Some((state, Some(at))) if state == TokenState::Active.as_str() => TokenUse::Recent(from_millis(at)),
+                _ => TokenUse::NotActive,
+            })
         })
     }
 
@@ -500,6 +531,43 @@ impl Store {
                 })
                 .collect()
         })
+    }
+
+    /// The signing keys, newest first, after inserting `first` if there are none yet. The check
+    /// and the insert happen under a lock (SQLite's write lock; a PostgreSQL advisory lock), so
+    /// instances starting together on an empty database agree on one key.
+    pub async fn signing_keys_or_insert(
+        &self,
+        first: &SigningKeyRecord,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<SigningKeyRecord>> {
+        let mut tx = self.begin().await?;
+        if let TxInner::Postgres(c) = &mut tx.tx {
+            sqlx::query("SELECT pg_advisory_xact_lock($1, 0)")
+                .bind(ADVISORY_KEYS)
+                .execute(&mut **c)
+                .await?;
+        }
+        let count: i64 = on_tx!(tx, c => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys")
+                .fetch_one(&mut *c)
+                .await?
+        });
+        if count == 0 {
+            on_tx!(tx, c => {
+                sqlx::query(
+                    "INSERT INTO signing_keys (kid, private_der, public_raw, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&first.kid)
+                .bind(first.private_der.as_slice())
+                .bind(&first.public_raw)
+                .bind(to_millis(now))
+                .execute(&mut *c)
+                .await?;
+            });
+        }
+        tx.commit().await?;
+        self.signing_keys().await
     }
 
     pub async fn insert_signing_key(&self, key: &SigningKeyRecord, now: OffsetDateTime) -> StoreResult<()> {
@@ -1006,7 +1074,22 @@ impl Tx {
                 .execute(&mut *c)
                 .await?;
             affected(done.rows_affected())
-        })
+        })?;
+        self.notify_app_changed(id).await
+    }
+
+    /// PostgreSQL: tells every instance, when this transaction commits, to drop what it has
+    /// cached about the app's tokens (`NOTIFY`, delivered only on commit, so never early).
+    /// SQLite has no other instances to tell; their cache lifetime bounds the delay.
+    async fn notify_app_changed(&mut self, app_id: Uuid) -> StoreResult<()> {
+        if let TxInner::Postgres(c) = &mut self.tx {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(super::APP_CHANGES_CHANNEL)
+                .bind(app_id.to_string())
+                .execute(&mut **c)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Replaces the member list.
@@ -1061,7 +1144,8 @@ impl Tx {
                 .execute(&mut *c)
                 .await?;
             affected(done.rows_affected())
-        })
+        })?;
+        self.notify_app_changed(id).await
     }
 
     pub async fn set_service_account(&mut self, app_id: Uuid, service_account: &str) -> StoreResult<()> {
@@ -1116,19 +1200,20 @@ impl Tx {
 
     /// Moves an active token to `Revoked` (stamping `at`) or `Expired`.
     pub async fn retire_token(&mut self, id: Uuid, state: TokenState, at: OffsetDateTime) -> StoreResult<()> {
-        on_tx!(self, c => {
+        let app: Option<String> = on_tx!(self, c => {
             let revoked_at = (state == TokenState::Revoked).then(|| to_millis(at));
-            let done = sqlx::query(
+            sqlx::query_scalar(
                 "UPDATE dedicated_tokens SET state = $1, revoked_at = COALESCE($2, revoked_at) \
-                 WHERE id = $3 AND state = 'active'",
+                 WHERE id = $3 AND state = 'active' RETURNING app_id",
             )
             .bind(state.as_str())
             .bind(revoked_at)
             .bind(id.to_string())
-            .execute(&mut *c)
-            .await?;
-            affected(done.rows_affected())
-        })
+            .fetch_optional(&mut *c)
+            .await?
+        });
+        let app = app.ok_or(StoreError::NotFound)?;
+        self.notify_app_changed(parse_uuid(&app)?).await
     }
 
     // -- settings and keys

@@ -66,6 +66,40 @@ fn parse_enum<T: FromStr>(s: &str) -> StoreResult<T> {
         .map_err(|_| StoreError::Corrupt(format!("unexpected value {s:?}")))
 }
 
+/// The PostgreSQL `NOTIFY` channel on which a committed change to an app's tokens (revoked,
+/// retired, SCIM switched, app deleted) names the app, so every instance drops its cached
+/// verifications of them at once.
+pub(crate) const APP_CHANGES_CHANNEL: &str = "devconsole_app_changes";
+
+/// What [`AppChanges::next`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppChange {
+    /// Another (or this) instance committed a change to this app's tokens.
+    App(Uuid),
+    /// The listening connection was lost (and is being re-made): changes may have been
+    /// missed, so forget everything.
+    Lost,
+}
+
+/// Changes committed by any instance on the same PostgreSQL database ([`Store::app_changes`]).
+pub struct AppChanges {
+    listener: sqlx::postgres::PgListener,
+}
+
+impl AppChanges {
+    /// Waits for the next change. An error means the database is unreachable right now; the
+    /// caller should forget everything, wait a little and call again (it reconnects).
+    pub async fn next(&mut self) -> StoreResult<AppChange> {
+        Ok(match self.listener.try_recv().await? {
+            Some(n) => match Uuid::parse_str(n.payload()) {
+                Ok(id) => AppChange::App(id),
+                Err(_) => AppChange::Lost,
+            },
+            None => AppChange::Lost,
+        })
+    }
+}
+
 /// Which database a [`Store`] runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -297,6 +331,20 @@ impl Store {
             .await?;
             Ok(())
         })
+    }
+
+    /// PostgreSQL: a listener for changes other instances commit ([`APP_CHANGES_CHANNEL`]), on
+    /// a connection of its own. SQLite: `None` (one process per file is the norm; the
+    /// verification cache's short lifetime covers several).
+    pub async fn app_changes(&self) -> StoreResult<Option<AppChanges>> {
+        match &self.pool {
+            Pool::Sqlite(_) => Ok(None),
+            Pool::Postgres(p) => {
+                let mut listener = sqlx::postgres::PgListener::connect_with(p).await?;
+                listener.listen(APP_CHANGES_CHANNEL).await?;
+                Ok(Some(AppChanges { listener }))
+            }
+        }
     }
 
     /// Starts a write transaction.

@@ -20,7 +20,8 @@ pub(super) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 /// by the server (SQLSTATE 57014, see [`super::is_over_budget`]).
 pub(super) async fn connect(url: &str, settings: &PoolSettings) -> StoreResult<(PgPool, PgPool)> {
     let options = PgConnectOptions::from_str(url)?.application_name("devconsole");
-    let pool = pool_options(settings.max_connections.max(1), settings)
+    // One more than asked for: the change listener (`Store::app_changes`) holds one for good.
+    let pool = pool_options(settings.max_connections.max(1) + 1, settings)
         .connect_with(options.clone())
         .await?;
     MIGRATOR.run(&pool).await?;

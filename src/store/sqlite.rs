@@ -29,7 +29,12 @@ pub(super) async fn connect(url: &str, settings: &PoolSettings) -> StoreResult<(
         .connect_with(options.clone())
         .await?;
     restrict_to_owner(&filename);
+    // sqlx's SQLite migrator takes no lock: processes starting together on a new file would
+    // apply the same migration twice and the loser would fail to start. A lock file beside the
+    // database serialises them; each then finds the others' migrations applied.
+    let lock = migration_lock(&filename).await?;
     MIGRATOR.run(&pool).await?;
+    drop(lock);
     let scim = SqlitePoolOptions::new()
         .max_connections(super::SCIM_CONNECTIONS)
         .acquire_timeout(settings.acquire_timeout)
@@ -39,10 +44,32 @@ pub(super) async fn connect(url: &str, settings: &PoolSettings) -> StoreResult<(
     Ok((pool, scim))
 }
 
+/// An exclusive lock on `<database>-migrate.lock`, held until dropped (`None` in memory).
+async fn migration_lock(db: &std::path::Path) -> StoreResult<Option<std::fs::File>> {
+    if db.as_os_str().is_empty() || db.as_os_str() == ":memory:" {
+        return Ok(None);
+    }
+    let mut path = db.as_os_str().to_owned();
+    path.push("-migrate.lock");
+    let file = tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        file.lock()?;
+        Ok::<_, std::io::Error>(file)
+    })
+    .await
+    .map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?
+    .map_err(sqlx::Error::Io)?;
+    Ok(Some(file))
+}
+
 /// The database holds digests, not secrets, but still nobody else needs to read it.
 fn restrict_to_owner(db: &std::path::Path) {
     #[cfg(unix)]
-    for suffix in ["", "-wal", "-shm"] {
+    for suffix in ["", "-wal", "-shm", "-migrate.lock"] {
         use std::os::unix::fs::PermissionsExt;
         let mut path = db.as_os_str().to_owned();
         path.push(suffix);

@@ -386,6 +386,14 @@ impl TestApp {
         }
     }
 
+    /// A second server on the same database and clock (another "instance"), tuned by `tune`;
+    /// shut it down yourself.
+    pub async fn sibling(&self, tune: impl FnOnce(&mut ServerConfig)) -> RunningServer {
+        let mut config = self.config.clone();
+        tune(&mut config);
+        server::start(config).await.expect("second instance starts")
+    }
+
     /// Stops the server (closing the database) and starts it again over the same database.
     pub async fn restart(&mut self) {
         self.server.take().unwrap().shutdown().await.unwrap();
@@ -612,6 +620,12 @@ impl ServeProcess {
     /// Starts `devconsole serve --listen 127.0.0.1:PORT --database URL EXTRA…` and waits until
     /// it accepts connections. Its output is discarded.
     pub fn start(db: &TestDb, extra: &[&str]) -> ServeProcess {
+        Self::spawn(db, extra).ready()
+    }
+
+    /// Starts the process without waiting; call [`ServeProcess::ready`] (lets several start at
+    /// the same moment).
+    pub fn spawn(db: &TestDb, extra: &[&str]) -> ServeProcess {
         let listen = format!("127.0.0.1:{}", free_port());
         let child = std::process::Command::new(BIN)
             .args(["serve", "--listen", &listen, "--database", db.url()])
@@ -620,14 +634,18 @@ impl ServeProcess {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("spawn devconsole serve");
-        let mut server = ServeProcess { child, listen };
+        ServeProcess { child, listen }
+    }
+
+    /// Waits until it accepts connections.
+    pub fn ready(mut self) -> ServeProcess {
         let end = Instant::now() + deadline();
-        while std::net::TcpStream::connect(&server.listen).is_err() {
-            assert!(server.child.try_wait().unwrap().is_none(), "the server exited");
+        while std::net::TcpStream::connect(&self.listen).is_err() {
+            assert!(self.child.try_wait().unwrap().is_none(), "the server exited");
             assert!(Instant::now() < end, "the server did not start listening");
             std::thread::sleep(StdDuration::from_millis(20));
         }
-        server
+        self
     }
 
     /// `http://127.0.0.1:PORT`.
