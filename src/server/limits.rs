@@ -105,7 +105,7 @@ impl ClusterLimiter {
 
     /// `Err(seconds to wait)` when `key` is over its rate, counted over every instance.
     pub async fn check(&self, key: &str) -> Result<(), u64> {
-        if let Some(answer) = self.from_memory(key) {
+        if let Some(answer) = self.held(key) {
             return answer;
         }
         let stripe = {
@@ -116,14 +116,14 @@ impl ClusterLimiter {
         };
         let _turn = self.taking[stripe].lock().await;
         // The take this request waited for may have left permits (or a refusal) for it.
-        if let Some(answer) = self.from_memory(key) {
+        if let Some(answer) = self.held(key) {
             return answer;
         }
         self.take(key).await
     }
 
     /// The answer from what this instance holds for `key`, if it holds anything current.
-    fn from_memory(&self, key: &str) -> Option<Result<(), u64>> {
+    fn held(&self, key: &str) -> Option<Result<(), u64>> {
         {
             let mut local = self.local.lock().unwrap_or_else(|e| e.into_inner());
             let now = std::time::Instant::now();
