@@ -115,14 +115,18 @@ async fn a_revoked_tokens_refusals_are_recorded_against_its_app_collapsed_and_co
     assert_eq!(seen[1].status, 404, "the failed read");
     assert_eq!(seen[1].resource_id.as_deref(), Some("no-such-id"));
 
-    // A minute on, the next refusal is recorded and says how many were folded in.
+    // A minute on, the window has closed: a row counts the 99 folded in, and the next refusal
+    // opens a new window with a row of its own.
     clock.advance(time::Duration::seconds(61));
     assert_eq!(get_users(&env, &token).await, StatusCode::UNAUTHORIZED);
     let seen = failures(&env, &env.console).await;
-    assert_eq!(seen.len(), 3, "{seen:#?}");
+    assert_eq!(seen.len(), 4, "{seen:#?}");
     assert_eq!(seen[0].operation, ScimOperation::Read);
+    assert_eq!(seen[0].detail.as_deref(), Some("the token has been revoked"));
+    assert_eq!(seen[1].operation, ScimOperation::Create);
+    assert_eq!(seen[1].status, 401);
     assert_eq!(
-        seen[0].detail.as_deref(),
+        seen[1].detail.as_deref(),
         Some("the token has been revoked; 99 more like this since 2026-11-27T09:00:00Z")
     );
 
@@ -295,6 +299,91 @@ async fn an_app_over_its_rate_sees_the_refusals_in_its_activity() {
             .detail
             .as_deref()
             .is_some_and(|d| d.contains("requests per minute")),
+        "{seen:#?}"
+    );
+    env.server.shutdown().await.unwrap();
+}
+
+/// A window that closes with nobody calling again still writes its count (the background
+/// sweep), and a graceful stop writes the counts of windows still open: the activity log adds
+/// up to the refusals the metrics count.
+#[tokio::test]
+async fn refusal_counts_are_written_when_the_window_closes_or_the_server_stops() {
+    let clock = ManualClock::new(datetime!(2026-11-27 09:00 UTC));
+    let env = common::scim_env_with(common::app().clock(clock.clone()).configure(|c| {
+        c.activity.refusal_sweep = std::time::Duration::from_millis(20);
+    }))
+    .await;
+    let token = env.token.expose_secret().to_owned();
+    env.console.revoke_token(env.app).await.unwrap();
+    for _ in 0..5 {
+        assert_eq!(get_users(&env, &token).await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(failures(&env, &env.console).await.len(), 1);
+    clock.advance(time::Duration::seconds(61));
+    let end = std::time::Instant::now() + common::deadline();
+    let seen = loop {
+        let seen = failures(&env, &env.console).await;
+        if seen.len() > 1 || std::time::Instant::now() > end {
+            break seen;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(seen.len(), 2, "{seen:#?}");
+    assert_eq!(
+        seen[0].detail.as_deref(),
+        Some("the token has been revoked; 4 more like this since 2026-11-27T09:00:00Z")
+    );
+
+    // Three more, then a graceful stop with the window still open.
+    for _ in 0..3 {
+        assert_eq!(get_users(&env, &token).await, StatusCode::UNAUTHORIZED);
+    }
+    let mut server = env.server;
+    server.restart().await;
+    let console = server.login("dev").await;
+    let seen = console
+        .activity_page(None, &ActivityFilter::default(), 50, None)
+        .await
+        .unwrap()
+        .events;
+    let details: Vec<&str> = seen.iter().filter_map(|e| e.detail.as_deref()).collect();
+    assert_eq!(
+        details,
+        [
+            "the token has been revoked; 2 more like this since 2026-11-27T09:01:01Z",
+            "the token has been revoked",
+            "the token has been revoked; 4 more like this since 2026-11-27T09:00:00Z",
+            "the token has been revoked",
+        ],
+        "{seen:#?}"
+    );
+    server.shutdown().await.unwrap();
+}
+
+/// Different reasons in the same minute are not folded together: an expired token and a
+/// revoked one of the same app make a row each.
+#[tokio::test]
+async fn different_reasons_in_one_minute_are_kept_apart() {
+    let (env, clock) = env().await;
+    let first = env.token.expose_secret().to_owned();
+    clock.advance(time::Duration::days(91));
+    assert_eq!(get_users(&env, &first).await, StatusCode::UNAUTHORIZED);
+    let console = env.server.login("dev").await;
+    let second = console.issue_token(env.app).await.unwrap().token;
+    console.revoke_token(env.app).await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            get_users(&env, second.expose_secret()).await,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(get_users(&env, &first).await, StatusCode::UNAUTHORIZED);
+    }
+    let seen = failures(&env, &console).await;
+    let details: Vec<&str> = seen.iter().filter_map(|e| e.detail.as_deref()).collect();
+    assert_eq!(
+        details,
+        ["the token has been revoked", "the token has expired"],
         "{seen:#?}"
     );
     env.server.shutdown().await.unwrap();

@@ -429,6 +429,24 @@ fn remote_server_end_to_end() {
         "a refused --out created nothing on the server"
     );
 
+    // A profile names the same server: its saved session is found by URL, and `login
+    // --profile` takes the profile's username.
+    std::fs::create_dir_all(home.path("config")).unwrap();
+    std::fs::write(
+        home.path("config").join("config.toml"),
+        format!("[profiles.prod]\nserver = \"{url}/\"\nusername = \"alice\"\n"),
+    )
+    .unwrap();
+    let via_profile = home
+        .run(&["apps", "list", "--profile", "prod", "--output", "json"])
+        .expect(OK)
+        .json();
+    assert!(find_app(&via_profile, "Okta sync").is_some());
+    let relogin = home
+        .run_with_stdin(&["login", "--profile", "prod", "--password-stdin"], PASSWORD)
+        .expect(OK);
+    assert!(relogin.stdout.contains("as alice"), "{}", relogin.stdout);
+
     // List, show by name, client ID and id.
     let table = remote(&["apps", "list"]).expect(OK).stdout;
     assert_table(&table);

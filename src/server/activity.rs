@@ -52,6 +52,8 @@ pub struct ActivityConfig {
     pub max_age: time::Duration,
     pub max_rows_per_app: i64,
     pub prune_every: Duration,
+    /// How often closed refusal windows are swept for their counts ([`REFUSAL_WINDOW`]).
+    pub refusal_sweep: Duration,
     /// Whether SCIM calls are recorded at all. Always on in `serve` and the console; off only
     /// where recording's own cost is measured (`cargo bench --bench scim_load`) or tested.
     pub record: bool,
@@ -63,6 +65,7 @@ impl Default for ActivityConfig {
             max_age: time::Duration::days(30),
             max_rows_per_app: 100_000,
             prune_every: Duration::from_secs(600),
+            refusal_sweep: Duration::from_secs(10),
             record: true,
         }
     }
@@ -80,81 +83,157 @@ pub struct Recorder {
     tx: mpsc::Sender<Msg>,
     dropped: Arc<AtomicU64>,
     tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
-    /// Refusals of an app's token, collapsed per app and status (see [`Recorder::refusal`]).
-    refusals: Arc<Mutex<HashMap<(Uuid, u16), Collapsed>>>,
+    /// Refusals of an app's token, collapsed per app, status and reason (see [`Recorder::refusal`]).
+    refusals: Arc<Mutex<HashMap<RefusalKey, Collapsed>>>,
+    clock: Arc<dyn Clock>,
 }
 
-/// The open collapse window of one app's refusals with one status.
+/// App, status and reason of a refusal: one collapse window each.
+type RefusalKey = (Uuid, u16, String);
+
+/// The open collapse window of one app's refusals with one status and reason.
 struct Collapsed {
     since: time::OffsetDateTime,
+    /// The refusal recorded when the window opened; the summary row repeats it.
+    first: NewActivity,
     /// Refusals in the window after the one recorded.
     more: u64,
 }
 
-/// One row per app and refusal status per window; the next row says how many were folded in.
+impl Collapsed {
+    fn closed(&self, now: time::OffsetDateTime) -> bool {
+        now < self.since || now - self.since >= REFUSAL_WINDOW
+    }
+
+    /// The row that counts the refusals folded into this window, if there were any.
+    fn summary(&self, now: time::OffsetDateTime) -> Option<NewActivity> {
+        (self.more > 0).then(|| {
+            let since = self
+                .since
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            let more = format!("{} more like this since {since}", self.more);
+            NewActivity {
+                at: now,
+                detail: Some(match &self.first.detail {
+                    Some(d) => format!("{d}; {more}"),
+                    None => more,
+                }),
+                ..self.first.clone()
+            }
+        })
+    }
+}
+
+/// One row per app and refusal status per window, and a row counting the rest once it closes.
 pub const REFUSAL_WINDOW: time::Duration = time::Duration::minutes(1);
-/// Open windows kept at most (one per app and status; only real apps have one).
+/// Open windows kept at most (one per app, status and reason; only real apps have one).
 const REFUSAL_KEYS: usize = 10_000;
 
 impl Recorder {
-    /// Starts the writer and the pruner on the current runtime.
+    /// Starts the writer, the pruner and the sweeper of refusal windows on the current runtime.
     pub fn start(store: Store, clock: Arc<dyn Clock>, config: ActivityConfig) -> Recorder {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let tasks = vec![
-            tokio::spawn(write_loop(store.clone(), rx)),
-            tokio::spawn(prune_loop(store, clock, config)),
-        ];
-        Recorder {
+        let mut recorder = Recorder {
             tx,
             dropped: Arc::new(AtomicU64::new(0)),
-            tasks: Arc::new(Mutex::new(tasks)),
+            tasks: Arc::default(),
             refusals: Arc::default(),
-        }
+            clock: clock.clone(),
+        };
+        let sweeper = {
+            let (recorder, clock) = (recorder.clone(), clock.clone());
+            let every = config.refusal_sweep;
+            async move {
+                let mut tick = tokio::time::interval(every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    recorder.sweep(clock.now());
+                }
+            }
+        };
+        recorder.tasks = Arc::new(Mutex::new(vec![
+            tokio::spawn(write_loop(store.clone(), rx)),
+            tokio::spawn(prune_loop(store, clock, config)),
+            tokio::spawn(sweeper),
+        ]));
+        recorder
     }
 
     /// Records a refusal of an app's token, collapsed: the first in a window is recorded at
-    /// once, the rest of that window only counted, and the first one after the window carries
-    /// the count ("…; 57 more like this since …"). A sync job retrying with a revoked token
-    /// every second thus writes one row a minute, not sixty.
-    pub fn refusal(&self, mut row: NewActivity) {
+    /// once, the rest of that window only counted, and when the window closes one more row
+    /// says how many ("…; 57 more like this since …"). A sync job retrying with a revoked token
+    /// every second thus writes two rows a minute, not sixty, and the log still adds up.
+    pub fn refusal(&self, row: NewActivity) {
         let now = row.at;
+        let mut rows = Vec::with_capacity(2);
         {
             let mut open = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
-            let key = (row.app_id, row.status);
+            // The reason is the server's own sentence (revoked, expired, over the rate…).
+            let key = (row.app_id, row.status, row.detail.clone().unwrap_or_default());
             match open.get_mut(&key) {
-                Some(c) if now >= c.since && now - c.since < REFUSAL_WINDOW => {
-                    c.more += 1;
-                    return;
-                }
+                Some(c) if !c.closed(now) => c.more += 1,
                 Some(c) => {
-                    if c.more > 0 {
-                        let more = format!(
-                            "{} more like this since {}",
-                            c.more,
-                            c.since
-                                .format(&time::format_description::well_known::Rfc3339)
-                                .unwrap_or_default()
-                        );
-                        row.detail = Some(match row.detail.take() {
-                            Some(d) => format!("{d}; {more}"),
-                            None => more,
-                        });
-                    }
-                    *c = Collapsed { since: now, more: 0 };
+                    rows.extend(c.summary(now));
+                    *c = Collapsed {
+                        since: now,
+                        first: row.clone(),
+                        more: 0,
+                    };
+                    rows.push(row);
                 }
                 None => {
                     if open.len() >= REFUSAL_KEYS {
-                        open.retain(|_, c| now < c.since || now - c.since < REFUSAL_WINDOW);
+                        self.sweep_locked(&mut open, now, &mut rows);
                     }
                     if open.len() >= REFUSAL_KEYS {
                         self.dropped.fetch_add(1, Ordering::Relaxed);
-                        return;
+                    } else {
+                        open.insert(
+                            key,
+                            Collapsed {
+                                since: now,
+                                first: row.clone(),
+                                more: 0,
+                            },
+                        );
+                        rows.push(row);
                     }
-                    open.insert(key, Collapsed { since: now, more: 0 });
                 }
             }
         }
-        self.record(row);
+        for row in rows {
+            self.record(row);
+        }
+    }
+
+    /// Closes the refusal windows that have run their time: each writes its count, if any.
+    pub fn sweep(&self, now: time::OffsetDateTime) {
+        let mut rows = Vec::new();
+        {
+            let mut open = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
+            self.sweep_locked(&mut open, now, &mut rows);
+        }
+        for row in rows {
+            self.record(row);
+        }
+    }
+
+    fn sweep_locked(
+        &self,
+        open: &mut HashMap<RefusalKey, Collapsed>,
+        now: time::OffsetDateTime,
+        rows: &mut Vec<NewActivity>,
+    ) {
+        open.retain(|_, c| {
+            if c.closed(now) {
+                rows.extend(c.summary(now));
+                false
+            } else {
+                true
+            }
+        });
     }
 
     /// Queues a row; never waits. A full queue drops the row (and counts it).
@@ -174,6 +253,17 @@ impl Recorder {
 
     /// Writes what is queued and stops the writer and the pruner (before the database closes).
     pub async fn stop(&self) {
+        // Open refusal windows write their counts now rather than never.
+        let mut rows = Vec::new();
+        {
+            let mut open = self.refusals.lock().unwrap_or_else(|e| e.into_inner());
+            for (_, c) in open.drain() {
+                rows.extend(c.summary(self.clock.now()));
+            }
+        }
+        for row in rows {
+            self.record(row);
+        }
         self.flush().await;
         let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
         for task in tasks {
