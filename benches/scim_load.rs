@@ -14,13 +14,18 @@
 //! Run: `cargo bench --bench scim_load` (env: SCIM_BENCH_REQUESTS, SCIM_BENCH_CONCURRENCY,
 //! SCIM_BENCH_SECONDS, SCIM_BENCH_ROUNDS, SCIM_BENCH_WRITES: writes per round, 0 to skip). Each
 //! scenario stops at the request count or the time limit, whichever comes first.
+//!
+//! Backend and instances (the read scenarios): `SCIM_BENCH_BACKEND=postgres` runs on PostgreSQL
+//! (`SCIM_BENCH_DATABASE_URL`, else a throwaway cluster; see benches/support), and
+//! `SCIM_BENCH_INSTANCES=2` starts two `server::start` instances on the one database, the
+//! client sending request `i` to instance `i % 2` (round robin).
 
 mod support;
 
 use futures::StreamExt;
 use serde_json::json;
 use std::time::{Duration, Instant};
-use support::{BenchServer, PATCH_OP, USER, env_or};
+use support::{Backend, BenchServer, PATCH_OP, USER, env_or};
 
 const USERS: usize = 10_000;
 
@@ -89,7 +94,13 @@ async fn bench() {
     let concurrency = env_or("SCIM_BENCH_CONCURRENCY", 32) as usize;
     let limit = Duration::from_secs(env_or("SCIM_BENCH_SECONDS", 20));
 
-    let bench = BenchServer::start(|_| {}).await;
+    let backend = Backend::from_env();
+    let instances = env_or("SCIM_BENCH_INSTANCES", 1).max(1) as usize;
+    let bench = BenchServer::start_on(backend, instances, |_| {}).await;
+    println!(
+        "backend: {}, {instances} instance(s), round-robin client",
+        backend.name()
+    );
     let base = bench.base.clone();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
@@ -130,8 +141,8 @@ async fn bench() {
     }
     for _ in 0..rounds_n {
         rounds[0].push(
-            run(total, concurrency, limit, |_| {
-                warm(format!("{scim}/ServiceProviderConfig"))
+            run(total, concurrency, limit, |i| {
+                warm(format!("{}/ServiceProviderConfig", bench.scim_rr(i)))
             })
             .await,
         );
@@ -143,14 +154,19 @@ async fn bench() {
         );
         rounds[2].push(
             run(total, concurrency, limit, |i| {
-                warm(format!("{scim}/Users/{}", ids[(i * 7919) % ids.len()]))
+                warm(format!(
+                    "{}/Users/{}",
+                    bench.scim_rr(i),
+                    ids[(i * 7919) % ids.len()]
+                ))
             })
             .await,
         );
         rounds[3].push(
             run(total, concurrency, limit, |i| {
                 let name = format!("user{:05}@example.com", (i * 7919) % USERS);
-                warm(format!("{scim}/Users")).query(&[("filter", format!("userName eq \"{name}\""))])
+                warm(format!("{}/Users", bench.scim_rr(i)))
+                    .query(&[("filter", format!("userName eq \"{name}\""))])
             })
             .await,
         );
@@ -197,6 +213,7 @@ async fn bench() {
     if writes > 0 {
         write_cost(&client, writes, rounds_n, concurrency, limit).await;
     }
+    support::finish();
 }
 
 /// Creates `n` users named `{prefix}NNNNN@example.com`; their ids.

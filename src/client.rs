@@ -9,6 +9,10 @@ use serde::de::DeserializeOwned;
 use std::time::Duration;
 use uuid::Uuid;
 
+/// How long an idle connection stays in the client's pool: under every idle limit a server is
+/// likely to have (ours: 10 s for a connection that never carried a request).
+pub const POOL_IDLE: Duration = Duration::from_secs(4);
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ClientError {
     /// The server answered with an error body.
@@ -172,6 +176,11 @@ impl ConsoleClientBuilder {
             .no_proxy()
             .connect_timeout(self.connect_timeout)
             .timeout(self.timeout)
+            // Drop idle connections well before a server would: ours closes a connection that
+            // never carried a request 10 s after accepting it (hyper pools the loser of its
+            // connect/checkout race unused) and a kept-alive one after 75 s; reusing one as the
+            // server closes it loses the request ("connection closed before message completed").
+            .pool_idle_timeout(POOL_IDLE)
             .user_agent(concat!("devconsole/", env!("CARGO_PKG_VERSION")));
         if let Some(p) = &proxy {
             let mut rp = reqwest::Proxy::all(p.uri.as_str()).map_err(|e| ClientError::BadUrlHint {

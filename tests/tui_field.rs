@@ -872,3 +872,20 @@ fn ctrl_z_suspends_to_the_shell_and_fg_brings_the_console_back() {
         s.trim_end().ends_with("shell$") && s.matches("shell$").count() >= 3
     });
 }
+
+#[test]
+fn ctrl_z_with_no_shell_to_return_to_leaves_the_console_running() {
+    // The console is the pane's own process (`tmux new-session devconsole`): there is no job
+    // control to come back from, so stopping must not happen (the kernel drops SIGTSTP for an
+    // orphaned process group) and the console carries on, redrawn.
+    let home = tempfile::tempdir().unwrap();
+    let t = Tmux::start(home.path(), Opts::default());
+    t.wait_for("No client apps yet");
+    t.key("C-z");
+    t.keys("a");
+    t.wait_for("Provisioning management");
+    t.key("Escape");
+    t.wait_for("No client apps yet");
+    t.keys("q");
+    t.wait_dead();
+}

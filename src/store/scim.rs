@@ -285,6 +285,90 @@ fn select_row(qb_sql: &mut String, table: ScimTable, pg: bool) {
     }
 }
 
+/// A `startIndex` page (`prefix` is empty, or `EXPLAIN …`).
+fn offset_query<'a, DB>(prefix: &str, table: ScimTable, q: &'a ScimQuery, pg: bool) -> QueryBuilder<DB>
+where
+    DB: Render,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut head = String::from(prefix);
+    select_row(&mut head, table, pg);
+    // The total rides along as a window count, so a page is one round trip.
+    head.push_str(", COUNT(*) OVER () AS total FROM ");
+    head.push_str(table.name());
+    head.push_str(" t");
+    let mut qb = QueryBuilder::<DB>::new(head);
+    if let Some(f) = &q.filter {
+        qb.push(" WHERE ");
+        DB::push_where(&mut qb, f);
+    }
+    DB::push_order_by(&mut qb, q.order.as_ref());
+    qb.push(" LIMIT ");
+    qb.push_bind(q.limit);
+    qb.push(" OFFSET ");
+    qb.push_bind(q.offset);
+    qb
+}
+
+/// A keyset page's query, one row over the page (`prefix` is empty, or `EXPLAIN …`).
+fn keyset_query<'a, DB>(
+    prefix: &str,
+    table: ScimTable,
+    q: &'a ScimQuery,
+    after: Option<&'a After>,
+    pg: bool,
+) -> QueryBuilder<DB>
+where
+    DB: Render,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut head = String::from(prefix);
+    select_row(&mut head, table, pg);
+    let mut qb = QueryBuilder::<DB>::new(head);
+    DB::push_sort_key(&mut qb, q.order.as_ref());
+    qb.push(format!(" FROM {} t WHERE ", table.name()));
+    if let Some(f) = &q.filter {
+        qb.push("(");
+        DB::push_where(&mut qb, f);
+        qb.push(") AND ");
+    }
+    match after {
+        Some(a) => DB::push_after(&mut qb, q.order.as_ref(), a),
+        None => {
+            qb.push(if pg { "TRUE" } else { "1" });
+        }
+    }
+    DB::push_order_by(&mut qb, q.order.as_ref());
+    // One row more than the page says whether there is a next page.
+    qb.push(" LIMIT ");
+    qb.push_bind(q.limit.max(1) + 1);
+    qb
+}
+
+/// The database's plan for a query, one line per row of `EXPLAIN [QUERY PLAN]`.
+async fn explain<'a, DB>(
+    conn: &mut DB::Connection,
+    mut qb: QueryBuilder<DB>,
+    pg: bool,
+) -> StoreResult<Vec<String>>
+where
+    DB: Render,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
+    DB::Row: Cols,
+{
+    let rows = qb.build().fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(if pg {
+                r.try_get::<String>("QUERY PLAN")?
+            } else {
+                r.try_get::<String>("detail")?
+            })
+        })
+        .collect()
+}
+
 /// One page and the total, on either backend.
 async fn list_page<DB>(
     conn: &mut DB::Connection,
@@ -300,22 +384,7 @@ where
     DB::Row: Cols,
 {
     if q.limit > 0 {
-        let mut head = String::new();
-        select_row(&mut head, table, pg);
-        // The total rides along as a window count, so a page is one round trip.
-        head.push_str(", COUNT(*) OVER () AS total FROM ");
-        head.push_str(table.name());
-        head.push_str(" t");
-        let mut qb = QueryBuilder::<DB>::new(head);
-        if let Some(f) = &q.filter {
-            qb.push(" WHERE ");
-            DB::push_where(&mut qb, f);
-        }
-        DB::push_order_by(&mut qb, q.order.as_ref());
-        qb.push(" LIMIT ");
-        qb.push_bind(q.limit);
-        qb.push(" OFFSET ");
-        qb.push_bind(q.offset);
+        let mut qb = offset_query::<DB>("", table, q, pg);
         let rows = qb.build().fetch_all(&mut *conn).await?;
         if let Some(first) = rows.first() {
             let total: i64 = first.try_get("total")?;
@@ -376,26 +445,7 @@ where
     i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     DB::Row: Cols,
 {
-    let mut head = String::new();
-    select_row(&mut head, table, pg);
-    let mut qb = QueryBuilder::<DB>::new(head);
-    DB::push_sort_key(&mut qb, q.order.as_ref());
-    qb.push(format!(" FROM {} t WHERE ", table.name()));
-    if let Some(f) = &q.filter {
-        qb.push("(");
-        DB::push_where(&mut qb, f);
-        qb.push(") AND ");
-    }
-    match after {
-        Some(a) => DB::push_after(&mut qb, q.order.as_ref(), a),
-        None => {
-            qb.push(if pg { "TRUE" } else { "1" });
-        }
-    }
-    DB::push_order_by(&mut qb, q.order.as_ref());
-    // One row more than the page says whether there is a next page.
-    qb.push(" LIMIT ");
-    qb.push_bind(q.limit.max(1) + 1);
+    let mut qb = keyset_query::<DB>("", table, q, after, pg);
     let found = qb.build().fetch_all(&mut *conn).await?;
     let limit = usize::try_from(q.limit.max(1)).unwrap_or(usize::MAX);
     let more = found.len() > limit;
@@ -439,6 +489,118 @@ impl Store {
             ScimConn::Sqlite(mut c) => list_after::<sqlx::Sqlite>(&mut c, table, q, after, false).await,
             ScimConn::Postgres(mut c) => list_after::<sqlx::Postgres>(&mut c, table, q, after, true).await,
         }
+    }
+
+    /// The plan of a list query: a keyset page when `keyset` (after `after`), else a
+    /// `startIndex` page. For the README's figures and for checking index use.
+    pub async fn scim_explain_list(
+        &self,
+        table: ScimTable,
+        q: &ScimQuery,
+        keyset: bool,
+        after: Option<&After>,
+    ) -> StoreResult<Vec<String>> {
+        match self.scim_conn().await? {
+            ScimConn::Sqlite(mut c) => {
+                let qb = if keyset {
+                    keyset_query::<sqlx::Sqlite>("EXPLAIN QUERY PLAN ", table, q, after, false)
+                } else {
+                    offset_query::<sqlx::Sqlite>("EXPLAIN QUERY PLAN ", table, q, false)
+                };
+                explain::<sqlx::Sqlite>(&mut c, qb, false).await
+            }
+            ScimConn::Postgres(mut c) => {
+                let qb = if keyset {
+                    keyset_query::<sqlx::Postgres>("EXPLAIN ", table, q, after, true)
+                } else {
+                    offset_query::<sqlx::Postgres>("EXPLAIN ", table, q, true)
+                };
+                explain::<sqlx::Postgres>(&mut c, qb, true).await
+            }
+        }
+    }
+
+    /// The plan of [`Store::scim_get`] for `id`.
+    pub async fn scim_explain_get(&self, table: ScimTable, id: &str) -> StoreResult<Vec<String>> {
+        match self.scim_conn().await? {
+            ScimConn::Sqlite(mut c) => {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "EXPLAIN QUERY PLAN {}",
+                    get_sql(table, false)
+                )))
+                .bind(id)
+                .fetch_all(&mut *c)
+                .await?;
+                rows.iter().map(|r| Ok(r.try_get::<String>("detail")?)).collect()
+            }
+            ScimConn::Postgres(mut c) => {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN {}", get_sql(table, true))))
+                    .bind(id)
+                    .fetch_all(&mut *c)
+                    .await?;
+                rows.iter()
+                    .map(|r| Ok(r.try_get::<String>("QUERY PLAN")?))
+                    .collect()
+            }
+        }
+    }
+
+    /// Inserts many users in one transaction per call, for seeding benchmarks (and imports):
+    /// no group members, no uniqueness retry. A clash fails the whole batch.
+    pub async fn scim_insert_users(&self, users: &[ScimSeed]) -> StoreResult<()> {
+        match self.scim_conn().await? {
+            ScimConn::Sqlite(mut c) => {
+                let mut tx = c.begin_with("BEGIN IMMEDIATE").await?;
+                for u in users {
+                    sqlx::query(
+                        "INSERT INTO scim_users (id, user_name, user_name_key, external_id, active, resource, \
+                         version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)",
+                    )
+                    .bind(&u.id)
+                    .bind(&u.user_name)
+                    .bind(u.user_name.to_lowercase())
+                    .bind(&u.external_id)
+                    .bind(u.active)
+                    .bind(&u.resource)
+                    .bind(to_millis(u.created_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| unique_or(e, ScimTable::Users))?;
+                }
+                tx.commit().await?;
+            }
+            ScimConn::Postgres(mut c) => {
+                // One statement per batch: the columns as arrays, unnested.
+                let col = |f: &dyn Fn(&ScimSeed) -> String| users.iter().map(f).collect::<Vec<String>>();
+                sqlx::query(
+                    "INSERT INTO scim_users (id, user_name, user_name_key, external_id, active, resource, \
+                     version, created_at, updated_at) \
+                     SELECT i, n, k, e, a, r::jsonb, 1, c, c \
+                     FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[], $7::bigint[]) \
+                     AS s(i, n, k, e, a, r, c)",
+                )
+                .bind(col(&|u| u.id.clone()))
+                .bind(col(&|u| u.user_name.clone()))
+                .bind(col(&|u| u.user_name.to_lowercase()))
+                .bind(users.iter().map(|u| u.external_id.clone()).collect::<Vec<Option<String>>>())
+                .bind(users.iter().map(|u| u.active).collect::<Vec<bool>>())
+                .bind(col(&|u| u.resource.clone()))
+                .bind(users.iter().map(|u| to_millis(u.created_at)).collect::<Vec<i64>>())
+                .execute(&mut *c)
+                .await
+                .map_err(|e| unique_or(e, ScimTable::Users))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Refreshes the planner's statistics (after a bulk load; PostgreSQL's autovacuum and
+    /// SQLite's `PRAGMA optimize` do it in their own time otherwise).
+    pub async fn scim_analyze(&self) -> StoreResult<()> {
+        on_pool!(self, p => {
+            sqlx::query("ANALYZE").execute(p).await?;
+            Ok(())
+        })
     }
 
     /// The key that signs SCIM cursors, the same for every instance on this database: the
@@ -539,23 +701,7 @@ impl Store {
 
     pub async fn scim_get(&self, table: ScimTable, id: &str) -> StoreResult<Option<ScimRow>> {
         on_scim!(self, c, pg => {
-            let sql = match (table, pg) {
-                (ScimTable::Users, false) => concat!(
-                    "SELECT ", row_columns!(sqlite), ", ", user_groups_column!(sqlite),
-                    " FROM scim_users t WHERE t.id = $1"
-                ),
-                (ScimTable::Users, true) => concat!(
-                    "SELECT ", row_columns!(postgres), ", ", user_groups_column!(postgres),
-                    " FROM scim_users t WHERE t.id = $1"
-                ),
-                (ScimTable::Groups, false) => {
-                    concat!("SELECT ", row_columns!(sqlite), " FROM scim_groups t WHERE t.id = $1")
-                }
-                (ScimTable::Groups, true) => {
-                    concat!("SELECT ", row_columns!(postgres), " FROM scim_groups t WHERE t.id = $1")
-                }
-            };
-            let row = sqlx::query(sql).bind(id).fetch_optional(&mut *c).await?;
+            let row = sqlx::query(get_sql(table, pg)).bind(id).fetch_optional(&mut *c).await?;
             row.as_ref().map(row_from).transpose()
         })
     }
@@ -852,6 +998,52 @@ impl Store {
     }
 }
 
+/// One resource by id (with a user's groups).
+fn get_sql(table: ScimTable, pg: bool) -> &'static str {
+    match (table, pg) {
+        (ScimTable::Users, false) => concat!(
+            "SELECT ",
+            row_columns!(sqlite),
+            ", ",
+            user_groups_column!(sqlite),
+            " FROM scim_users t WHERE t.id = $1"
+        ),
+        (ScimTable::Users, true) => concat!(
+            "SELECT ",
+            row_columns!(postgres),
+            ", ",
+            user_groups_column!(postgres),
+            " FROM scim_users t WHERE t.id = $1"
+        ),
+        (ScimTable::Groups, false) => {
+            concat!(
+                "SELECT ",
+                row_columns!(sqlite),
+                " FROM scim_groups t WHERE t.id = $1"
+            )
+        }
+        (ScimTable::Groups, true) => {
+            concat!(
+                "SELECT ",
+                row_columns!(postgres),
+                " FROM scim_groups t WHERE t.id = $1"
+            )
+        }
+    }
+}
+
+/// A user for [`Store::scim_insert_users`].
+#[derive(Debug, Clone)]
+pub struct ScimSeed {
+    pub id: String,
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub active: bool,
+    /// The SCIM JSON without id and meta.
+    pub resource: String,
+    pub created_at: OffsetDateTime,
+}
+
 fn unique_or(e: sqlx::Error, table: ScimTable) -> StoreError {
     if is_unique_violation(&e) {
         StoreError::Conflict(table.unique_attr())
@@ -914,6 +1106,46 @@ mod tests {
                 .resource,
             r#"{"a":1}"#
         );
+    }
+
+    #[tokio::test]
+    async fn bulk_inserted_users_read_back_in_creation_order_and_clashes_insert_nothing() {
+        let (_d, s) = store().await;
+        let at = |ms| OffsetDateTime::UNIX_EPOCH + time::Duration::milliseconds(ms);
+        let seed = |id: &str, name: &str, ms| ScimSeed {
+            id: id.into(),
+            user_name: name.into(),
+            external_id: None,
+            active: true,
+            resource: format!(r#"{{"userName":"{name}"}}"#),
+            created_at: at(ms),
+        };
+        s.scim_insert_users(&[seed("b", "B@x.io", 2), seed("a", "a@x.io", 1)])
+            .await
+            .unwrap();
+        let clash = s
+            .scim_insert_users(&[seed("c", "c@x.io", 3), seed("d", "b@X.IO", 4)])
+            .await;
+        assert!(matches!(clash, Err(StoreError::Conflict("userName"))));
+        let q = ScimQuery {
+            limit: 10,
+            ..ScimQuery::default()
+        };
+        let page = s.scim_list_after(ScimTable::Users, &q, None).await.unwrap();
+        assert_eq!(page.total, 2);
+        assert_eq!(
+            page.rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        assert!(page.next.is_none());
+        assert_eq!(page.rows[1].created_at, at(2));
+        s.scim_analyze().await.unwrap();
+        let plan = s
+            .scim_explain_get(ScimTable::Users, "a")
+            .await
+            .unwrap()
+            .join("\n");
+        assert!(plan.contains("USING INDEX"), "{plan}");
     }
 
     #[tokio::test]

@@ -454,9 +454,11 @@ pub fn matches(parent: &Attr, elem: &Value, f: &ValFilter) -> ScimResult<bool> {
 
 fn compare_value(attr: &Attr, actual: Option<&Value>, op: &CompareOp, v: &CompValue) -> ScimResult<bool> {
     use std::cmp::Ordering;
+    // A missing value compares false, `ne` included: only `eq null` selects it. The SQL filter
+    // has the same rule (store/predicate.rs: every leaf is true or false, never NULL), so a
+    // PATCH value path selects exactly the elements a list filter would.
     let Some(actual) = actual else {
-        return Ok(matches!((op, v), (CompareOp::Eq, CompValue::Null))
-            || (matches!(op, CompareOp::Ne) && !matches!(v, CompValue::Null)));
+        return Ok(matches!((op, v), (CompareOp::Eq, CompValue::Null)));
     };
     let ord: Option<Ordering> = match (actual, v) {
         (_, CompValue::Null) => None,
@@ -466,10 +468,12 @@ fn compare_value(attr: &Attr, actual: Option<&Value>, op: &CompareOp, v: &CompVa
             a.as_f64().zip(b.as_f64()).and_then(|(a, b)| a.partial_cmp(&b))
         }
         (Value::String(a), CompValue::Str(b)) => {
+            // caseExact=false folds ASCII letters only, as SQLite's NOCASE/LIKE and
+            // PostgreSQL's lower(x COLLATE "C") do in the list filter.
             let (a, b) = if attr.case_exact {
                 (a.clone(), b.clone())
             } else {
-                (a.to_lowercase(), b.to_lowercase())
+                (a.to_ascii_lowercase(), b.to_ascii_lowercase())
             };
             match op {
                 CompareOp::Co => return Ok(a.contains(&b)),

@@ -344,12 +344,13 @@ fn eq_terms(f: &ValFilter, out: &mut Map<String, Value>) -> bool {
     }
 }
 
-/// A string as compared under `sub`'s caseExact (as [`filter::matches`] compares).
+/// A string as compared under `sub`'s caseExact (as [`filter::matches`] and the SQL filter
+/// compare: ASCII letters only).
 fn fold(sub: &Attr, s: &str) -> String {
     if sub.case_exact {
         s.to_owned()
     } else {
-        s.to_lowercase()
+        s.to_ascii_lowercase()
     }
 }
 

@@ -390,6 +390,7 @@ impl App {
             }
             (Err(e), Link::Online) if e.is_unreachable() => {
                 let text = sanitize(&e.to_string(), false);
+                tracing::warn!(error = %text, "heartbeat: the server does not answer");
                 self.conn.link = Link::Unreachable(text.clone());
                 self.toast(ToastKind::Error, format!("Lost the server: {text}"));
             }
@@ -663,6 +664,8 @@ impl App {
             }
             Err(e) => {
                 let text = sanitize(&e.to_string(), false);
+                // The toast goes in seconds; the log keeps why (no secret is ever in an error).
+                tracing::warn!(error = %text, "request failed");
                 if e.is_unreachable() {
                     self.conn.link = Link::Unreachable(text.clone());
                 } else if e.status() == Some(401) && self.conn.remote {

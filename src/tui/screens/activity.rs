@@ -150,7 +150,8 @@ impl ActivityView {
             // A side request of the manage page, sent with its LoadApp: that reply reports a
             // lost link or an ended session; repeating it here would reset a login form already
             // being typed in. The page shows "-" for what could not be read.
-            Err(_) => {
+            Err(e) => {
+                tracing::warn!(error = %e, "loading the last SCIM calls failed");
                 app.scim_summary.remove(&id);
             }
         }
