@@ -467,3 +467,72 @@ async fn renewal_writes_are_coalesced_across_instances() {
     b.shutdown().await.unwrap();
     a.shutdown().await.unwrap();
 }
+
+/// Cluster-wide rate limits: SCIM requests of one app and OAuth token requests of one client,
+/// spread over two instances, are admitted about as often as one instance would admit them
+/// (its per-minute quota as a burst, then the quota's rate), within +10% — not twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limits_hold_for_the_cluster_not_per_instance() {
+    let db = TestDb::fresh();
+    let flags = ["--scim-rate-limit", "60"];
+    let (a, b) = two_instances_with(&db, &flags, &flags);
+    let console = login(&a.url()).await;
+    let app = console.create_app("Limited", "").await.unwrap().app;
+    console.enable_scim(app.id, true).await.unwrap();
+    let token = console.issue_token(app.id).await.unwrap().token;
+    let token = token.expose_secret().to_owned();
+    let http = reqwest::Client::new();
+
+    // What one instance admits in `elapsed`: the burst, then the rate.
+    let one_instance =
+        |per_minute: f64, elapsed: Duration| per_minute + per_minute * elapsed.as_secs_f64() / 60.0;
+
+    let started = std::time::Instant::now();
+    let mut admitted = 0;
+    for i in 0..160 {
+        let url = if i % 2 == 0 { a.url() } else { b.url() };
+        match scim_status(&url, &token).await {
+            StatusCode::OK => admitted += 1,
+            StatusCode::TOO_MANY_REQUESTS => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    let bound = one_instance(60.0, started.elapsed());
+    eprintln!("SCIM: {admitted} of 160 admitted by two instances; one instance's bound {bound:.1}");
+    assert!(
+        f64::from(admitted) <= 1.1 * bound,
+        "{admitted} admitted, over {bound:.1} + 10%"
+    );
+    assert!(
+        admitted >= 54,
+        "only {admitted} admitted: the cluster starves the app"
+    );
+
+    // OAuth: 30 per minute per client ID and address (the default).
+    let started = std::time::Instant::now();
+    let mut admitted = 0;
+    for i in 0..100 {
+        let url = if i % 2 == 0 { a.url() } else { b.url() };
+        let status = http
+            .post(format!("{url}/oauth2/v2.0/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", app.client_id.as_str()),
+                ("client_secret", "not the secret"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .status();
+        if status != StatusCode::TOO_MANY_REQUESTS {
+            admitted += 1;
+        }
+    }
+    let bound = one_instance(30.0, started.elapsed());
+    eprintln!("OAuth: {admitted} of 100 admitted by two instances; one instance's bound {bound:.1}");
+    assert!(
+        f64::from(admitted) <= 1.1 * bound,
+        "{admitted} admitted, over {bound:.1} + 10%"
+    );
+    assert!(admitted >= 27, "only {admitted} admitted");
+}

@@ -101,8 +101,8 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     pub config: ServerConfig,
     pub base_url: String,
-    oauth_limiter: limits::KeyedLimiter,
-    pub scim_limiter: limits::KeyedLimiter,
+    oauth_limiter: limits::ClusterLimiter,
+    pub scim_limiter: limits::ClusterLimiter,
     pub metrics: metrics::Metrics,
     /// Records SCIM calls in the background.
     pub activity: activity::Recorder,
@@ -228,12 +228,14 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         format!("{scheme}://{addr}")
     });
     let activity = activity::Recorder::start(store.clone(), config.clock.clone(), config.activity.clone());
+    let oauth_limiter = limits::ClusterLimiter::per_minute(store.clone(), "oauth", config.oauth_per_minute);
+    let scim_limiter = limits::ClusterLimiter::per_minute(store.clone(), "scim", config.scim_per_minute);
     let state: AppState = Arc::new(Inner {
         store,
         tokens,
         clock: config.clock.clone(),
-        oauth_limiter: limits::KeyedLimiter::per_minute(config.oauth_per_minute),
-        scim_limiter: limits::KeyedLimiter::per_minute(config.scim_per_minute),
+        oauth_limiter,
+        scim_limiter,
         metrics: metrics::Metrics::new(),
         activity,
         base_url,

@@ -189,7 +189,7 @@ async fn issue(
     let plausible = looks_like_client_id(&client_id);
     let actor = crate::validate::claimed_name_for_log(&client_id, plausible);
     let limit_key = format!("{actor}|{address}");
-    if let Err(wait) = state.oauth_limiter.check(&limit_key) {
+    if let Err(wait) = state.oauth_limiter.check(&limit_key).await {
         return Err(Refusal {
             retry_after: Some(wait),
             ..Refusal::new(

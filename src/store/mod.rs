@@ -11,6 +11,7 @@
 
 mod activity;
 mod console;
+mod limits;
 mod postgres;
 pub mod predicate;
 mod scim;
@@ -19,6 +20,7 @@ mod sqlite;
 pub use activity::*;
 
 pub use console::*;
+pub use limits::*;
 #[allow(unused_imports)]
 pub use scim::*;
 

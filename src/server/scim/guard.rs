@@ -58,7 +58,7 @@ pub async fn guard(
         app_id: verified.app_id,
         client_id: verified.client_id.clone(),
     };
-    if let Err(wait) = state.scim_limiter.check(&verified.app_id.to_string()) {
+    if let Err(wait) = state.scim_limiter.check(&verified.app_id.to_string()).await {
         let mut e = ScimError::new(
             StatusCode::TOO_MANY_REQUESTS,
             format!(
