@@ -359,3 +359,38 @@ async fn recording_can_be_switched_off_for_the_benchmark_only() {
     );
     env.server.shutdown().await.unwrap();
 }
+
+/// Rows are written many to a statement and many to a transaction: 250 calls (more than one
+/// statement's worth) all arrive, in order, and a reader right after the last call sees it.
+#[tokio::test]
+async fn a_burst_of_calls_is_recorded_whole() {
+    let env = common::scim_env_with(common::app().configure(|c| c.scim_per_minute = 100_000)).await;
+    let mut sent = Vec::new();
+    for i in 0..250 {
+        let r = env
+            .post(
+                "/Users",
+                json!({"schemas": [USER], "userName": format!("burst{i:03}@example.com")}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED);
+        sent.push(format!("burst{i:03}@example.com"));
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = env
+            .console
+            .activity_page(Some(env.app), &all(), 200, cursor.as_deref())
+            .await
+            .unwrap();
+        seen.extend(page.events.into_iter().filter_map(|e| e.name));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    seen.reverse();
+    assert_eq!(seen, sent);
+    env.server.shutdown().await.unwrap();
+}

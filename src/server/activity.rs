@@ -280,18 +280,34 @@ impl Recorder {
     }
 }
 
+/// How long the writer waits for more rows before writing a batch: a few transactions a second
+/// under load instead of one per SCIM call, each holding the database's write lock briefly. A
+/// reader's flush is answered at once.
+const LINGER: Duration = Duration::from_millis(200);
+
 async fn write_loop(store: Store, mut rx: mpsc::Receiver<Msg>) {
     let mut rows = Vec::with_capacity(BATCH);
     let mut waiting = Vec::new();
     while let Some(first) = rx.recv().await {
-        let mut next = Some(first);
-        while let Some(msg) = next.take() {
+        let until = tokio::time::Instant::now() + LINGER;
+        let mut msg = first;
+        loop {
             match msg {
                 Msg::Row(r) => rows.push(*r),
                 Msg::Flush(done) => waiting.push(done),
             }
-            if rows.len() < BATCH {
-                next = rx.try_recv().ok();
+            if rows.len() >= BATCH {
+                break;
+            }
+            // Once a reader waits, take only what is already queued; otherwise linger.
+            let next = if waiting.is_empty() {
+                tokio::time::timeout_at(until, rx.recv()).await.ok().flatten()
+            } else {
+                rx.try_recv().ok()
+            };
+            match next {
+                Some(m) => msg = m,
+                None => break,
             }
         }
         if !rows.is_empty()

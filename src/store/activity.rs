@@ -33,27 +33,32 @@ pub struct ActivityQuery {
 }
 
 impl Store {
-    /// Writes a batch in one transaction.
+    /// Writes a batch in one transaction, many rows per statement (each statement costs a
+    /// round trip to the driver's worker; one per row made recording cost a quarter of the
+    /// SCIM write throughput).
     pub async fn insert_activity(&self, rows: &[NewActivity]) -> StoreResult<()> {
+        /// 10 parameters a row: well under both SQLite's and PostgreSQL's parameter limits.
+        const ROWS_PER_STATEMENT: usize = 100;
         on_pool!(self, p => {
             let mut tx = p.begin().await?;
-            for r in rows {
-                sqlx::query(
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                let mut q = sqlx::QueryBuilder::new(
                     "INSERT INTO scim_activity (app_id, at, operation, resource_type, resource_id, name, \
-                     status, outcome, scim_type, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                )
-                .bind(r.app_id.to_string())
-                .bind(to_millis(r.at))
-                .bind(r.operation.as_str())
-                .bind(r.resource_type.map(|t| t.as_str()))
-                .bind(r.resource_id.as_deref())
-                .bind(r.name.as_deref())
-                .bind(i64::from(r.status))
-                .bind(r.outcome.as_str())
-                .bind(r.scim_type.as_deref())
-                .bind(r.detail.as_deref())
-                .execute(&mut *tx)
-                .await?;
+                     status, outcome, scim_type, detail) ",
+                );
+                q.push_values(chunk, |mut b, r| {
+                    b.push_bind(r.app_id.to_string())
+                        .push_bind(to_millis(r.at))
+                        .push_bind(r.operation.as_str())
+                        .push_bind(r.resource_type.map(|t| t.as_str()))
+                        .push_bind(r.resource_id.clone())
+                        .push_bind(r.name.clone())
+                        .push_bind(i64::from(r.status))
+                        .push_bind(r.outcome.as_str())
+                        .push_bind(r.scim_type.clone())
+                        .push_bind(r.detail.clone());
+                });
+                q.build().execute(&mut *tx).await?;
             }
             tx.commit().await?;
             Ok(())
