@@ -392,6 +392,43 @@ async fn hostile_sign_ins_grow_the_database_by_a_bounded_amount() {
     h.shutdown().await.unwrap();
 }
 
+/// Item 2: the per-address limit holds while many different usernames from one address are
+/// tried at once. On PostgreSQL each attempt locks only its own username, so without an address
+/// lock concurrent attempts each counted the others' failures as not yet there and more than the
+/// limit reached the password check.
+#[tokio::test]
+async fn an_address_limit_holds_under_a_concurrent_spray_of_usernames() {
+    let h = common::spawn_app().await;
+    let attempts = (0..120).map(|i| {
+        let http = h.http.clone();
+        let url = format!("{}/console/v1/sessions", h.url());
+        async move {
+            http.post(url)
+                .json(&json!({"username": format!("sprayed{i}@example.com"), "password": "irrelevant"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    let statuses = futures::future::join_all(attempts).await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(checked + refused, statuses.len(), "{statuses:?}");
+    let limit = devconsole::server::limits::LoginLimits::default().max_failures_per_address;
+    assert_eq!(
+        checked, limit,
+        "exactly the address limit reaches the password check"
+    );
+    h.shutdown().await.unwrap();
+}
+
 /// Item 1: a spray of made-up client IDs at the OAuth endpoint is collapsed the same way.
 #[tokio::test]
 async fn unknown_client_ids_grow_the_audit_log_by_a_bounded_amount() {

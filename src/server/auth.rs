@@ -259,7 +259,7 @@ pub async fn login(
     let failed_key = format!("login-failed|{actor}|{address}|{bucket}");
 
     let mut tx = state.store.begin().await?;
-    tx.lock_login(&user_key).await?;
+    tx.lock_login(&user_key, address).await?;
     tx.prune_login_attempts(now - window).await?;
     let f = tx.login_failures(&user_key, address, now - window).await?;
     let user_locked = f.for_username >= limits.max_failures_per_username as u64;

@@ -8,6 +8,8 @@ use super::{
 /// The first key of PostgreSQL advisory locks on sign-in attempts (the second is the
 /// username's hash).
 const ADVISORY_LOGIN: i32 = 0x6463_0001;
+/// The same for the client address of sign-in attempts (the second key is the address's hash).
+const ADVISORY_LOGIN_ADDRESS: i32 = 0x6463_0003;
 /// The PostgreSQL advisory lock held while the first signing key is created.
 const ADVISORY_KEYS: i32 = 0x6463_0002;
 use crate::clock::{from_millis, to_millis};
@@ -885,18 +887,21 @@ impl Tx {
 
     // -- sign-in attempts
 
-    /// Serialises attempts for one username. SQLite's `BEGIN IMMEDIATE` already holds the write
-    /// lock; PostgreSQL takes a transaction-scoped advisory lock on the key, which serialises
-    /// the attempts of every instance.
-    pub async fn lock_login(&mut self, username_key: &str) -> StoreResult<()> {
+    /// Serialises attempts for one username and for one address, since both limits are counted.
+    /// SQLite's `BEGIN IMMEDIATE` already holds the write lock; PostgreSQL takes
+    /// transaction-scoped advisory locks, which serialise the attempts of every instance. The
+    /// address is always locked first, so two attempts never wait on each other in a cycle.
+    pub async fn lock_login(&mut self, username_key: &str, address: &str) -> StoreResult<()> {
         match &mut self.tx {
             TxInner::Sqlite(_) => {}
             TxInner::Postgres(c) => {
-                sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
-                    .bind(ADVISORY_LOGIN)
-                    .bind(username_key)
-                    .execute(&mut **c)
-                    .await?;
+                for (class, key) in [(ADVISORY_LOGIN_ADDRESS, address), (ADVISORY_LOGIN, username_key)] {
+                    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+                        .bind(class)
+                        .bind(key)
+                        .execute(&mut **c)
+                        .await?;
+                }
             }
         }
         Ok(())
