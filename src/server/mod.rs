@@ -7,7 +7,7 @@ pub mod activity;
 mod auth;
 mod console;
 pub mod error;
-mod limits;
+pub mod limits;
 pub mod listener;
 pub mod metrics;
 mod oauth;

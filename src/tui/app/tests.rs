@@ -695,3 +695,39 @@ fn e_asks_for_days_filters_and_esc_or_zero_clears() {
     assert_eq!(app.expiring_within, None);
     assert_eq!(app.visible.len(), 4);
 }
+
+#[test]
+fn after_the_session_ends_signing_in_again_returns_to_the_app_page_with_the_username() {
+    let mut app = list();
+    let id = Uuid::from_u128(10);
+    let pos = app.visible.iter().position(|i| app.apps[*i].id == id).unwrap();
+    app.list.selected = pos;
+    app.on_event(&key(KeyCode::Enter));
+    app.take_commands();
+    // The session expires: the next reply is a 401.
+    app.answer(Reply::App(
+        id,
+        Err(crate::client::ClientError::Api {
+            status: 401,
+            code: "unauthorized".into(),
+            message: "session expired".into(),
+        }),
+    ));
+    let Screen::Login(form) = &app.screen else {
+        panic!("not on the login screen: {:?}", app.screen);
+    };
+    assert_eq!(form.username.value(), "alice");
+    assert!(form.focus_password);
+    app.answer(Reply::LoggedIn(Ok(fixtures::admin())));
+    assert!(
+        matches!(app.screen, Screen::Manage(m) if m.id == id),
+        "back on the page it was on: {:?}",
+        app.screen
+    );
+    assert!(
+        app.take_commands()
+            .iter()
+            .any(|c| matches!(c, Command::LoadApp(a) if *a == id)),
+        "and the page reloads its app"
+    );
+}
