@@ -168,6 +168,29 @@ async fn try_login(h: &common::TestApp, username: &str, password: &str) -> Statu
         .status()
 }
 
+/// Sends every sign-in at once; answers how many reached the password check (401), how many a
+/// limit refused (429), and every status.
+async fn sign_in_at_once(
+    h: &common::TestApp,
+    attempts: impl Iterator<Item = (String, String)>,
+) -> (usize, usize, Vec<StatusCode>) {
+    let url = format!("{}/console/v1/sessions", h.url());
+    let sends = attempts.map(|(username, password)| {
+        let request = h
+            .http
+            .post(&url)
+            .json(&json!({"username": username, "password": password}));
+        async move { request.send().await.unwrap().status() }
+    });
+    let statuses = futures::future::join_all(sends).await;
+    let count = |status| statuses.iter().filter(|s| **s == status).count();
+    let (checked, refused) = (
+        count(StatusCode::UNAUTHORIZED),
+        count(StatusCode::TOO_MANY_REQUESTS),
+    );
+    (checked, refused, statuses)
+}
+
 fn admin_cli(db: &common::TestDb, args: &[&str], stdin: Option<&str>) -> std::process::Output {
     use std::io::Write;
     let mut child = std::process::Command::new(common::BIN)
@@ -193,27 +216,11 @@ fn admin_cli(db: &common::TestDb, args: &[&str], stdin: Option<&str>) -> std::pr
 async fn the_lockout_holds_under_concurrency_and_survives_a_restart() {
     let mut h = common::spawn_app().await;
     h.admin("ann", Role::Developer).await;
-    let attempts = (0..150).map(|i| {
-        let http = h.http.clone();
-        let url = format!("{}/console/v1/sessions", h.url());
-        async move {
-            http.post(url)
-                .json(&json!({"username": "ann", "password": format!("wrong password {i}")}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
-    });
-    let statuses = futures::future::join_all(attempts).await;
-    let checked = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::UNAUTHORIZED)
-        .count();
-    let refused = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
-        .count();
+    let (checked, refused, statuses) = sign_in_at_once(
+        &h,
+        (0..150).map(|i| ("ann".to_owned(), format!("wrong password {i}"))),
+    )
+    .await;
     assert!(
         checked <= 5,
         "{checked} passwords were checked against a limit of 5"
@@ -338,20 +345,12 @@ async fn hostile_sign_ins_grow_the_database_by_a_bounded_amount() {
     let h = common::spawn_app().await;
     let root = h.signed_in("root", Role::SuperAdmin).await;
     let before = h.db.scalar_i64("SELECT COUNT(*) FROM audit_events").await;
-    let attempts = (0..300).map(|i| {
-        let http = h.http.clone();
-        let url = format!("{}/console/v1/sessions", h.url());
-        let username = format!("{i:05}{}", "x".repeat(60_000));
-        async move {
-            http.post(url)
-                .json(&json!({"username": username, "password": "irrelevant"}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
-    });
-    for status in futures::future::join_all(attempts).await {
+    let (_, _, statuses) = sign_in_at_once(
+        &h,
+        (0..300).map(|i| (format!("{i:05}{}", "x".repeat(60_000)), "irrelevant".to_owned())),
+    )
+    .await;
+    for status in statuses {
         assert!(
             status == StatusCode::UNAUTHORIZED || status == StatusCode::TOO_MANY_REQUESTS,
             "{status}"
@@ -399,27 +398,11 @@ async fn hostile_sign_ins_grow_the_database_by_a_bounded_amount() {
 #[tokio::test]
 async fn an_address_limit_holds_under_a_concurrent_spray_of_usernames() {
     let h = common::spawn_app().await;
-    let attempts = (0..120).map(|i| {
-        let http = h.http.clone();
-        let url = format!("{}/console/v1/sessions", h.url());
-        async move {
-            http.post(url)
-                .json(&json!({"username": format!("sprayed{i}@example.com"), "password": "irrelevant"}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
-    });
-    let statuses = futures::future::join_all(attempts).await;
-    let checked = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::UNAUTHORIZED)
-        .count();
-    let refused = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
-        .count();
+    let (checked, refused, statuses) = sign_in_at_once(
+        &h,
+        (0..120).map(|i| (format!("sprayed{i}@example.com"), "irrelevant".to_owned())),
+    )
+    .await;
     assert_eq!(checked + refused, statuses.len(), "{statuses:?}");
     let limit = devconsole::server::limits::LoginLimits::default().max_failures_per_address;
     assert_eq!(
