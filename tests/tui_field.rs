@@ -159,14 +159,22 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).trim() == "1"
     }
 
+    /// Waits until the screen satisfies `ok` on two captures in a row, the same both times:
+    /// tmux 3.3 draws a frame as it reads it, so one capture can catch a frame half-drawn.
     fn wait_until(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
         let end = Instant::now() + deadline();
+        let mut last: Option<String> = None;
         loop {
             let screen = self.screen();
-            if ok(&screen) {
+            if ok(&screen) && last.as_ref() == Some(&screen) {
                 return screen;
             }
+            last = ok(&screen).then(|| screen.clone());
             if self.pane_dead() {
+                // Nothing more will be drawn.
+                if last.is_some() {
+                    return screen;
+                }
                 panic!(
                     "devconsole exited while waiting for {what}; screen:\n{screen}\n{}",
                     self.log_tail()

@@ -35,6 +35,10 @@ use ratatui::crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen};
 use ratatui::crossterm::{cursor, execute, terminal};
 use runtime::{Connect, Runtime};
 
+/// Room for a full frame of a large terminal, styles included; a larger one leaves in pieces,
+/// still inside its synchronized update.
+const FRAME_BUFFER: usize = 256 * 1024;
+
 /// Command-line options of the console itself.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Options {
@@ -267,7 +271,13 @@ async fn run_async(
     if config.mouse {
         execute!(out, EnableMouseCapture)?;
     }
-    let mut terminal = Terminal::new(CrosstermBackend::new(out))?;
+    // Stdout's own buffer is 1 KiB and flushes at every newline, so a frame would leave in
+    // dozens of writes (and packets, over SSH); this one holds a whole frame until the painter
+    // flushes it.
+    let mut terminal = Terminal::new(CrosstermBackend::new(std::io::BufWriter::with_capacity(
+        FRAME_BUFFER,
+        out,
+    )))?;
     tracing::info!(connection = %target.label, "console started");
     let result = runtime.run(&mut terminal, &mut app, connect).await;
     drop(terminal);

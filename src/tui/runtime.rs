@@ -12,7 +12,8 @@ use ratatui::Terminal;
 use ratatui::backend::Backend;
 use ratatui::buffer::{Buffer, Cell};
 use ratatui::crossterm::event::{DisableMouseCapture, EnableMouseCapture, EventStream};
-use ratatui::crossterm::execute;
+use ratatui::crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
+use ratatui::crossterm::{execute, queue};
 use secrecy::ExposeSecret;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -119,11 +120,7 @@ impl Runtime {
                 // A blank frame overwrites every cell the secret used and leaves ratatui's
                 // previous buffer blank, so the next frame is drawn in full. (Terminal::clear
                 // would query the cursor position, which hangs on terminals that never answer.)
-                terminal.draw(|f| f.render_widget(ratatui::widgets::Clear, f.area()))?;
-                terminal
-                    .backend_mut()
-                    .clear_region(ratatui::backend::ClearType::All)?;
-                painter.invalidate();
+                painter.clear(terminal)?;
                 dirty = true;
             }
             self.sync_mouse(terminal.backend_mut(), app);
@@ -392,17 +389,34 @@ pub struct Painter {
 }
 
 impl Painter {
-    /// Forget the screen (after a clear or anything else drawn outside the painter).
+    /// Forget the screen (after anything drawn outside the painter).
     pub fn invalidate(&mut self) {
         self.last = None;
     }
 
+    /// Blanks every cell, the secret's included, and leaves ratatui's previous buffer blank so
+    /// the next frame is drawn in full. (`Terminal::clear` would query the cursor position,
+    /// which hangs on terminals that never answer.)
+    pub fn clear<B: Backend + Write>(&mut self, terminal: &mut Terminal<B>) -> Result<(), B::Error> {
+        begin_update(terminal.backend_mut());
+        terminal.draw(|f| f.render_widget(ratatui::widgets::Clear, f.area()))?;
+        terminal
+            .backend_mut()
+            .clear_region(ratatui::backend::ClearType::All)?;
+        end_update(terminal.backend_mut());
+        self.invalidate();
+        Ok(())
+    }
+
+    /// One frame, as one synchronized update: a terminal that knows DEC mode 2026 (tmux 3.4,
+    /// most emulators) shows it whole, never half-drawn over a slow link; others ignore it.
     pub fn draw<B: Backend + Write>(
         &mut self,
         terminal: &mut Terminal<B>,
         app: &App,
     ) -> Result<(), B::Error> {
         terminal.autoresize()?;
+        begin_update(terminal.backend_mut());
         self.scroll_list(terminal, app)?;
         app.raw_secret_row.set(None);
         let frame = terminal.draw(|f| ui::draw(f, app))?;
@@ -413,8 +427,8 @@ impl Painter {
             let out = terminal.backend_mut();
             let _ = write!(out, "\x1b[{};1H", row + 1);
             let _ = out.write_all(secret.expose_secret().as_bytes());
-            let _ = Write::flush(out);
         }
+        end_update(terminal.backend_mut());
         Ok(())
     }
 
@@ -469,6 +483,17 @@ impl Painter {
         terminal.swap_buffers();
         Ok(())
     }
+}
+
+// A failed write here fails the draw it brackets, which reports it.
+fn begin_update(out: &mut impl Write) {
+    let _ = queue!(out, BeginSynchronizedUpdate);
+}
+
+/// Ends the update and flushes it: with the console's buffered stdout, a frame leaves in one
+/// write.
+fn end_update(out: &mut impl Write) {
+    let _ = execute!(out, EndSynchronizedUpdate);
 }
 
 async fn call(client: &ConsoleClient, command: Command) -> Reply {
@@ -650,6 +675,59 @@ mod tests {
         let mut out = Vec::new();
         off.sync_mouse(&mut out, &app);
         assert!(out.is_empty(), "never captured unless the config asks");
+    }
+
+    /// Every frame and every clear is one synchronized update, the secret's raw row included, and
+    /// leaves the writer flushed; a scroll happens inside the update, not before it.
+    #[test]
+    fn every_frame_is_one_synchronized_update() {
+        const BEGIN: &[u8] = b"\x1b[?2026h";
+        const END: &[u8] = b"\x1b[?2026l";
+        let sink = Sink::default();
+        let mut app = fixtures::app_with(fixtures::many_apps(100), true);
+        let mut terminal = Terminal::with_options(
+            CrosstermBackend::new(std::io::BufWriter::new(sink.clone())),
+            TerminalOptions {
+                viewport: Viewport::Fixed(Rect::new(0, 0, 80, 24)),
+            },
+        )
+        .unwrap();
+        let mut painter = Painter::default();
+        let count = |hay: &[u8], mark: &[u8]| hay.windows(mark.len()).filter(|w| *w == mark).count();
+        let mut check = |what: &str, bytes: Vec<u8>| {
+            assert!(bytes.starts_with(BEGIN), "{what} begins the update: {bytes:?}");
+            assert!(bytes.ends_with(END), "{what} ends the update and is flushed");
+            assert_eq!((count(&bytes, BEGIN), count(&bytes, END)), (1, 1), "{what}");
+        };
+        painter.draw(&mut terminal, &app).unwrap();
+        check("the first frame", std::mem::take(&mut *sink.0.lock().unwrap()));
+        for _ in 0..30 {
+            app.on_event(&ch('j'));
+        }
+        painter.draw(&mut terminal, &app).unwrap();
+        let scrolled = std::mem::take(&mut *sink.0.lock().unwrap());
+        assert!(
+            scrolled.windows(4).any(|w| w == b"S\x1b[r"),
+            "the list scrolled: {scrolled:?}"
+        );
+        check("a scrolled frame", scrolled);
+        painter.clear(&mut terminal).unwrap();
+        check("a clear", std::mem::take(&mut *sink.0.lock().unwrap()));
+        let mut app = fixtures::app_with(fixtures::sample_apps(), true);
+        app.on_event(&key(KeyCode::Enter));
+        app.take_commands();
+        app.answer(Reply::SecretReissued(
+            uuid::Uuid::from_u128(10),
+            Ok(crate::wire::ClientSecretIssued {
+                client_id: "CID".into(),
+                client_secret: secrecy::SecretString::from("dcs_0123456789abcdef"),
+            }),
+        ));
+        painter.draw(&mut terminal, &app).unwrap();
+        let secret = std::mem::take(&mut *sink.0.lock().unwrap());
+        let at = secret.windows(20).position(|w| w == b"dcs_0123456789abcdef");
+        assert!(at.is_some(), "the secret's raw row is drawn");
+        check("the secret's frame", secret);
     }
 
     /// Drives the painter over a byte sink and replays the bytes in a vt100 terminal: after every

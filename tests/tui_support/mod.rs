@@ -50,10 +50,56 @@ const SCRUBBED: [&str; 13] = [
     "RUST_LIB_BACKTRACE",
 ];
 
+/// Marks of a synchronized update (DEC mode 2026): the console brackets every frame in them.
+const BEGIN_UPDATE: &[u8] = b"\x1b[?2026h";
+const END_UPDATE: &[u8] = b"\x1b[?2026l";
+
+/// What the child wrote: every byte, the emulated terminal, and the screen's text as of the last
+/// complete frame. A read of the pty can end mid-frame, and a test must never judge a half-drawn
+/// screen (CI once saw the help overlay's title before its rows).
+struct Output {
+    parser: vt100::Parser,
+    raw: Vec<u8>,
+    frame: String,
+    in_update: bool,
+}
+
+impl Output {
+    fn take(&mut self, chunk: &[u8]) {
+        let old = self.raw.len();
+        self.raw.extend_from_slice(chunk);
+        // A mark may straddle two reads: look back a mark's length.
+        let mut i = old.saturating_sub(BEGIN_UPDATE.len() - 1);
+        let mut fed = old;
+        while i + BEGIN_UPDATE.len() <= self.raw.len() {
+            let window = &self.raw[i..i + BEGIN_UPDATE.len()];
+            let (begin, end) = (window == BEGIN_UPDATE, window == END_UPDATE);
+            if !(begin || end) {
+                i += 1;
+                continue;
+            }
+            i += BEGIN_UPDATE.len();
+            self.parser.process(&self.raw[fed..i]);
+            fed = i;
+            self.in_update = begin;
+            if end {
+                self.publish();
+            }
+        }
+        self.parser.process(&self.raw[fed..]);
+        if !self.in_update {
+            self.publish();
+        }
+    }
+
+    fn publish(&mut self) {
+        self.frame = self.parser.screen().contents();
+    }
+}
+
 /// A child process on a pty.
 pub struct Term {
-    parser: Arc<Mutex<vt100::Parser>>,
-    raw: Arc<Mutex<Vec<u8>>>,
+    output: Arc<Mutex<Output>>,
     writer: Box<dyn Write + Send>,
     child: Box<dyn Child + Send + Sync>,
     master: Box<dyn portable_pty::MasterPty + Send>,
@@ -107,30 +153,28 @@ impl Term {
         let child = pair.slave.spawn_command(cmd).expect("spawn devconsole");
         // Without this the reader never sees EOF after the child exits.
         drop(pair.slave);
-        let parser = Arc::new(Mutex::new(vt100::Parser::new(
-            rows.try_into().unwrap(),
-            cols.try_into().unwrap(),
-            0,
-        )));
-        let raw = Arc::new(Mutex::new(Vec::new()));
+        let output = Arc::new(Mutex::new(Output {
+            parser: vt100::Parser::new(rows.try_into().unwrap(), cols.try_into().unwrap(), 0),
+            raw: Vec::new(),
+            frame: String::new(),
+            in_update: false,
+        }));
         let mut reader = pair.master.try_clone_reader().expect("pty reader");
-        let (p, r) = (parser.clone(), raw.clone());
+        let sink = output.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
             loop {
                 match reader.read(&mut buf) {
                     Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        p.lock().unwrap().process(&buf[..n]);
-                        r.lock().unwrap().extend_from_slice(&buf[..n]);
-                    }
+                    Ok(n) => sink.lock().unwrap().take(&buf[..n]),
                 }
             }
+            // An update the child never ended (it died mid-frame) still shows what it drew.
+            sink.lock().unwrap().publish();
         });
         let writer = pair.master.take_writer().expect("pty writer");
         Term {
-            parser,
-            raw,
+            output,
             writer,
             child,
             master: pair.master,
@@ -139,8 +183,9 @@ impl Term {
 
     /// Resizes the pty (the child gets SIGWINCH) and the emulated screen.
     pub fn resize(&mut self, rows: u16, cols: u16) {
-        let mut parser = self.parser.lock().unwrap();
-        parser
+        let mut output = self.output.lock().unwrap();
+        output
+            .parser
             .screen_mut()
             .set_size(rows.try_into().unwrap(), cols.try_into().unwrap());
         self.master
@@ -158,13 +203,14 @@ impl Term {
         self.writer.flush().unwrap();
     }
 
+    /// The screen as of the last complete frame.
     pub fn screen(&self) -> String {
-        self.parser.lock().unwrap().screen().contents()
+        self.output.lock().unwrap().frame.clone()
     }
 
     /// Every byte the child wrote to the terminal so far.
     pub fn raw(&self) -> Vec<u8> {
-        self.raw.lock().unwrap().clone()
+        self.output.lock().unwrap().raw.clone()
     }
 
     /// Waits until the screen satisfies `ok`; on timeout fails showing the screen.
