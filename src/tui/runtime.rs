@@ -694,7 +694,7 @@ mod tests {
         .unwrap();
         let mut painter = Painter::default();
         let count = |hay: &[u8], mark: &[u8]| hay.windows(mark.len()).filter(|w| *w == mark).count();
-        let mut check = |what: &str, bytes: Vec<u8>| {
+        let check = |what: &str, bytes: Vec<u8>| {
             assert!(bytes.starts_with(BEGIN), "{what} begins the update: {bytes:?}");
             assert!(bytes.ends_with(END), "{what} ends the update and is flushed");
             assert_eq!((count(&bytes, BEGIN), count(&bytes, END)), (1, 1), "{what}");
