@@ -149,9 +149,23 @@ impl Tmux {
         String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "main"]).stdout).into_owned()
     }
 
-    /// The screen with wrapped lines joined, as tmux copy mode selects them.
+    /// The screen with wrapped lines joined, as tmux copy mode selects them; the same on two
+    /// captures in a row, so never a frame tmux is half-way through drawing (every frame
+    /// rewrites the unwrapped secret's row).
     fn screen_joined(&self) -> String {
-        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-J", "-t", "main"]).stdout).into_owned()
+        let capture = || {
+            String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-J", "-t", "main"]).stdout)
+                .into_owned()
+        };
+        let mut last = capture();
+        loop {
+            std::thread::sleep(Duration::from_millis(25));
+            let screen = capture();
+            if screen == last {
+                return screen;
+            }
+            last = screen;
+        }
     }
 
     fn pane_dead(&self) -> bool {
