@@ -72,7 +72,8 @@ impl ClientError {
 pub type ClientResult<T> = Result<T, ClientError>;
 
 /// How the console reaches a server through a proxy: `proxy = "system" | "none" | "<url>"`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// `Debug` masks a URL's credentials.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub enum ProxySetting {
     /// `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` from the environment, as curl reads them.
     #[default]
@@ -91,17 +92,40 @@ impl std::str::FromStr for ProxySetting {
             "system" => Ok(ProxySetting::System),
             "none" => Ok(ProxySetting::None),
             url => {
+                // Echoed so a typo can be found, but masked: the value may carry a password.
+                let shown = mask_userinfo(url);
                 let parsed = reqwest::Url::parse(url).map_err(|_| {
-                    format!("proxy must be \"system\", \"none\" or a URL such as \"http://proxy:3128\", not {url:?}")
+                    format!("proxy must be \"system\", \"none\" or a URL such as \"http://proxy:3128\", not {shown:?}")
                 })?;
                 if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
                     return Err(format!(
-                        "proxy URL {:?} must be http://HOST:PORT or https://HOST:PORT",
-                        redact_url(&parsed)
+                        "proxy URL {shown:?} must be http://HOST:PORT or https://HOST:PORT"
                     ));
                 }
                 Ok(ProxySetting::Url(url.to_owned()))
             }
+        }
+    }
+}
+
+impl std::fmt::Debug for ProxySetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProxySetting::System => f.write_str("System"),
+            ProxySetting::None => f.write_str("None"),
+            ProxySetting::Url(url) => f.debug_tuple("Url").field(&mask_userinfo(url)).finish(),
+        }
+    }
+}
+
+/// `raw` with everything up to its last `@` (after any `scheme://`) masked. Works on text that
+/// does not parse as a URL too, where a parser's idea of "the password" can't be trusted.
+fn mask_userinfo(raw: &str) -> String {
+    match raw.rfind('@') {
+        None => raw.to_owned(),
+        Some(at) => {
+            let keep = raw[..at].find("://").map_or(0, |i| i + 3);
+            format!("{}***{}", &raw[..keep], &raw[at..])
         }
     }
 }
@@ -272,14 +296,6 @@ fn resolve_proxy(server: &reqwest::Url, setting: &ProxySetting) -> ClientResult<
         shown,
         auth: intercept.basic_auth().cloned(),
     }))
-}
-
-/// `scheme://host[:port]/path` without user or password.
-fn redact_url(url: &reqwest::Url) -> String {
-    let mut url = url.clone();
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    url.to_string()
 }
 
 fn read_ca_file(path: &std::path::Path) -> ClientResult<Vec<reqwest::Certificate>> {

@@ -108,7 +108,7 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_path_buf(),
-            message: e.to_string().trim_end().to_owned(),
+            message: describe(&e, text),
         })?;
         let mut config = Config::defaults();
         if let Some(mouse) = file.mouse {
@@ -178,6 +178,19 @@ impl Config {
                 path: path.to_path_buf(),
                 known: self.profiles.keys().cloned().collect(),
             })
+    }
+}
+
+/// The parser's message and its line, without the source line toml's `Display` quotes: that
+/// line may hold a proxy password.
+fn describe(e: &toml::de::Error, text: &str) -> String {
+    match e.span() {
+        Some(span) => {
+            let before = &text.as_bytes()[..span.start.min(text.len())];
+            let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+            format!("line {line}: {}", e.message().trim_end())
+        }
+        None => e.message().trim_end().to_owned(),
     }
 }
 
@@ -260,6 +273,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("http://HOST:PORT"), "{err}");
+    }
+
+    #[test]
+    fn a_proxy_password_is_never_echoed() {
+        for text in [
+            "proxy = \"http://alice:hunter2@proxy.corp:99999\"\n",
+            "proxy = \"http://alice:hunter2@[bad\"\n",
+            "proxy = \"ftp://alice:hunter2@p:21\"\n",
+            "mouse = true\n[profiles.a]\nserver = \"https://c\"\nproxy = \"alice:hunter2@proxy\"\n",
+            "proxy = \"http://alice:hunter2@proxy:3128\"\nmouse = \"yes\"\n",
+        ] {
+            let err = Config::parse(text, &p()).unwrap_err().to_string();
+            assert!(!err.contains("hunter2"), "{err}");
+            assert!(err.contains("line "), "says where: {err}");
+        }
+        let err = Config::parse("mouse = true\nproxy = \"http://a:b@[x\"\n", &p())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2") && err.contains("http://***@[x"), "{err}");
+        let c = Config::parse("proxy = \"http://alice:hunter2@proxy:3128\"\n", &p()).unwrap();
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("***@proxy:3128"),
+            "{shown}"
+        );
     }
 
     #[test]
