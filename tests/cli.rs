@@ -931,21 +931,11 @@ fn embedded_server_end_to_end() {
 /// failing create, a deactivation) with `token`, then a graceful stop (SIGTERM), which writes
 /// the queued activity.
 fn scim_sync_against_serve(home: &Home, token: &str) {
-    let listen = format!("127.0.0.1:{}", common::free_port());
-    let mut serve = Command::new(BIN)
-        .args(["serve", "--listen", &listen, "--database", &home.db()])
-        .env_remove("DEVCONSOLE_DATABASE_URL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let end = std::time::Instant::now() + common::deadline();
-    while std::net::TcpStream::connect(&listen).is_err() {
-        assert!(serve.try_wait().unwrap().is_none(), "serve exited");
-        assert!(std::time::Instant::now() < end, "serve did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut serve = common::ServeProcess::spawn_on(&home.db(), &[], |c| {
+        c.env_remove("DEVCONSOLE_DATABASE_URL");
+    })
+    .ready();
+    let listen = serve.listen.clone();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -989,8 +979,8 @@ fn scim_sync_against_serve(home: &Home, token: &str) {
             .unwrap();
         assert_eq!(off.status(), 200);
     });
-    assert_eq!(unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) }, 0);
-    let status = serve.wait().unwrap();
+    assert_eq!(unsafe { libc::kill(serve.child.id() as i32, libc::SIGTERM) }, 0);
+    let status = serve.child.wait().unwrap();
     assert!(status.success(), "serve stopped cleanly: {status:?}");
 }
 

@@ -65,6 +65,8 @@ impl Home {
 /// A child on a pseudo-terminal; everything it writes is collected.
 struct Pty {
     out: Arc<Mutex<Vec<u8>>>,
+    /// Set once the reader saw the pty's end of file: everything written is in `out`.
+    eof: Arc<std::sync::atomic::AtomicBool>,
     writer: Box<dyn Write + Send>,
     child: Box<dyn Child + Send + Sync>,
     master: Box<dyn portable_pty::MasterPty + Send>,
@@ -95,8 +97,9 @@ impl Pty {
         let child = pair.slave.spawn_command(cmd).unwrap();
         drop(pair.slave);
         let out = Arc::new(Mutex::new(Vec::new()));
+        let eof = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut reader = pair.master.try_clone_reader().unwrap();
-        let sink = out.clone();
+        let (sink, done) = (out.clone(), eof.clone());
         std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n) = reader.read(&mut buf) {
@@ -105,10 +108,12 @@ impl Pty {
                 }
                 sink.lock().unwrap().extend_from_slice(&buf[..n]);
             }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
         });
         let writer = pair.master.take_writer().unwrap();
         Pty {
             out,
+            eof,
             writer,
             child,
             master: pair.master,
@@ -124,7 +129,7 @@ impl Pty {
         while !self.output().contains(text) {
             if let Ok(Some(status)) = self.child.try_wait() {
                 // It may have written the text just before exiting.
-                std::thread::sleep(Duration::from_millis(100));
+                self.wait_eof();
                 assert!(
                     self.output().contains(text),
                     "exited ({status:?}) before {text:?}:\n{}",
@@ -171,8 +176,22 @@ impl Pty {
             std::thread::sleep(Duration::from_millis(10));
         };
         // Let the reader drain what was written last.
-        std::thread::sleep(Duration::from_millis(100));
+        self.wait_eof();
         (status.exit_code(), self.output())
+    }
+
+    /// After the exit: waits until the reader has seen the pty's end of file, so the output
+    /// is complete however far the reader thread lags under load.
+    fn wait_eof(&self) {
+        let end = Instant::now() + deadline();
+        while !self.eof.load(std::sync::atomic::Ordering::SeqCst) {
+            assert!(
+                Instant::now() < end,
+                "the pty stayed open after the exit:\n{}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
 

@@ -650,9 +650,8 @@ async fn duplicate_oauth_parameters_are_invalid_requests() {
 fn serve_refuses_a_renew_interval_it_cannot_honour() {
     let db = common::TestDb::fresh();
     for value in ["9223372036854775807", "129600", "-5", "ten"] {
-        let listen = format!("127.0.0.1:{}", common::free_port());
         let mut child = std::process::Command::new(common::BIN)
-            .args(["serve", "--listen", &listen, "--database", db.url()])
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", db.url()])
             .arg(format!("--renew-interval-minutes={value}"))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())

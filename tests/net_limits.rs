@@ -35,6 +35,22 @@ async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> String {
     }
 }
 
+/// What hyper answers first to a request that asked `Expect: 100-continue`, once the service
+/// starts reading its body.
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// Waits for the interim `100 Continue`: proof that the request is inside the server (its head
+/// parsed, the handler reading the body), not still queued or half-read, however slow the
+/// machine. A condition where a sleep would only guess.
+async fn wait_continue(stream: &mut tokio::net::TcpStream) {
+    let mut got = vec![0u8; CONTINUE.len()];
+    tokio::time::timeout(GENEROUS, stream.read_exact(&mut got))
+        .await
+        .unwrap_or_else(|_| panic!("no 100 Continue within {GENEROUS:?}"))
+        .unwrap();
+    assert_eq!(got, CONTINUE, "{}", String::from_utf8_lossy(&got));
+}
+
 async fn connect(app: &common::TestApp) -> tokio::net::TcpStream {
     tokio::net::TcpStream::connect(app.server().addr()).await.unwrap()
 }
@@ -172,13 +188,17 @@ async fn at_the_cap_idle_connections_make_room_and_busy_ones_get_503() {
     for _ in 0..2 {
         let mut c = connect(&app).await;
         c.write_all(
-            b"POST /console/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+            b"POST /console/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+              Expect: 100-continue\r\nContent-Length: 100\r\n\r\n{",
         )
         .await
         .unwrap();
         busy.push(c);
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Both are inside their requests before the next one knocks.
+    for c in &mut busy {
+        wait_continue(c).await;
+    }
     let mut refused = connect(&app).await;
     let answer = read_until_closed(&mut refused).await;
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
@@ -190,16 +210,9 @@ async fn at_the_cap_idle_connections_make_room_and_busy_ones_get_503() {
 // ---- the real binary ------------------------------------------------------------------------
 
 struct Serve {
-    child: std::process::Child,
+    process: common::ServeProcess,
     addr: String,
     _db: common::TestDb,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// `devconsole serve` with `extra` flags and at most `max_files` open files, as on a stock
@@ -207,37 +220,31 @@ impl Drop for Serve {
 fn serve(extra: &[&str], max_files: Option<u64>) -> Serve {
     use std::os::unix::process::CommandExt;
     let db = common::TestDb::fresh();
-    let addr = format!("127.0.0.1:{}", common::free_port());
-    let mut cmd = std::process::Command::new(common::BIN);
-    cmd.args(["serve", "--listen", &addr, "--database", db.url()])
-        .args(extra)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    if let Some(n) = max_files {
-        // SAFETY: setrlimit is async-signal-safe and touches only this child.
-        unsafe {
-            cmd.pre_exec(move || {
-                let lim = libc::rlimit {
-                    rlim_cur: n,
-                    rlim_max: n,
-                };
-                if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::last_os_error())
-                }
-            });
+    let process = common::ServeProcess::spawn_on(db.url(), extra, |cmd| {
+        if let Some(n) = max_files {
+            // SAFETY: setrlimit is async-signal-safe and touches only this child.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
         }
+    })
+    .ready();
+    let addr = process.listen.clone();
+    Serve {
+        process,
+        addr,
+        _db: db,
     }
-    let child = cmd.spawn().expect("spawn devconsole serve");
-    let mut s = Serve { child, addr, _db: db };
-    let end = Instant::now() + common::deadline();
-    while TcpStream::connect(&s.addr).is_err() {
-        assert!(s.child.try_wait().unwrap().is_none(), "the server exited");
-        assert!(Instant::now() < end, "the server did not start listening");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    s
 }
 
 fn healthz(addr: &str) -> Result<String, String> {
@@ -286,7 +293,7 @@ fn eleven_hundred_idle_connections_do_not_exhaust_files_or_starve_healthz() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     #[cfg(target_os = "linux")]
     {
-        let fds = open_fds(server.child.id());
+        let fds = open_fds(server.process.child.id());
         assert!(
             fds < 200 + 128,
             "the server holds {fds} files with a cap of 200 connections"
@@ -313,11 +320,17 @@ fn sigterm_finishes_in_flight_requests_and_exits_at_the_deadline_while_clients_s
         c.write_all(
             format!(
                 "POST /console/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
-                 Content-Length: 60\r\n\r\n{body_start}"
+                 Expect: 100-continue\r\nContent-Length: 60\r\n\r\n{body_start}"
             )
             .as_bytes(),
         )
         .unwrap();
+        // In flight before the signal: its head parsed and its body being read (see
+        // `wait_continue`).
+        c.set_read_timeout(Some(GENEROUS)).unwrap();
+        let mut got = vec![0u8; CONTINUE.len()];
+        c.read_exact(&mut got).expect("a 100 Continue");
+        assert_eq!(got, CONTINUE, "{}", String::from_utf8_lossy(&got));
         c
     };
     let mut half_header = TcpStream::connect(&server.addr).unwrap();
@@ -326,10 +339,12 @@ fn sigterm_finishes_in_flight_requests_and_exits_at_the_deadline_while_clients_s
     let body = format!("{body:<60}");
     let mut finishing = post(&body[..10]);
     let _stalled = post("{");
-    std::thread::sleep(Duration::from_millis(300));
 
     // SAFETY: signalling our own child.
-    assert_eq!(unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) }, 0);
+    assert_eq!(
+        unsafe { libc::kill(server.process.child.id() as i32, libc::SIGTERM) },
+        0
+    );
     // The request in flight may still finish, and is answered.
     finishing.write_all(&body.as_bytes()[10..]).unwrap();
     finishing.set_read_timeout(Some(GENEROUS)).unwrap();
@@ -348,7 +363,7 @@ fn sigterm_finishes_in_flight_requests_and_exits_at_the_deadline_while_clients_s
     let mut server = server;
     let end = Instant::now() + GENEROUS;
     let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
+        if let Some(status) = server.process.child.try_wait().unwrap() {
             break status;
         }
         assert!(

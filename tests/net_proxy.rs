@@ -1,6 +1,7 @@
 //! Proxies: the embedded console and loopback servers never go through one, whatever the
 //! environment says; a remote server goes through the configured proxy, and errors name it.
 
+mod common;
 mod net_support;
 
 use devconsole::client::{ClientError, ConsoleClient, ProxySetting};
@@ -39,7 +40,7 @@ fn a_loopback_server_is_reached_directly_despite_the_proxy_variables() {
     let password = "correct-horse-battery";
     let server = net_support::start_server(home.path(), password, &[]);
     for host in ["127.0.0.1", "localhost"] {
-        let port = server.addr.rsplit(':').next().unwrap();
+        let port = server.listen.rsplit(':').next().unwrap();
         let url = format!("http://{host}:{port}");
         let mut t = Term::spawn_wide(&["--server", &url], home.path(), &all_proxy_vars(&proxy.url));
         t.wait_for("Password");
@@ -111,7 +112,8 @@ async fn a_configured_proxy_is_used_and_named_in_every_kind_of_error() {
     );
 
     // Nothing listens where the proxy should be. Credentials in the proxy URL stay out of the message.
-    let dead = format!("http://127.0.0.1:{}", net_support::free_port());
+    let closed = net_support::ClosedPort::new();
+    let dead = closed.url();
     let with_password = dead.replace("http://", "http://bob:hunter2hunter2@");
     let client = ConsoleClient::builder("https://console.corp.test")
         .proxy(ProxySetting::Url(with_password))

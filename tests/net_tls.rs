@@ -214,7 +214,7 @@ async fn sighup_reloads_the_certificate_and_a_bad_one_is_not_taken() {
         common::PASSWORD,
         &["--tls-cert", &cert_arg, "--tls-key", &key_arg],
     );
-    let port = server.addr.rsplit(':').next().unwrap().to_owned();
+    let port = server.listen.rsplit(':').next().unwrap().to_owned();
     let by_name = format!("https://localhost:{port}");
     let by_ip = format!("https://127.0.0.1:{port}");
     let client = |url: &str| {
@@ -260,7 +260,7 @@ fn the_console_connects_with_ca_cert_and_explains_the_refusal_without() {
         common::PASSWORD,
         &["--tls-cert", &cert_arg, "--tls-key", &key_arg],
     );
-    let url = format!("https://{}", server.addr);
+    let url = format!("https://{}", server.listen);
     std::fs::create_dir_all(home.path().join("config")).unwrap();
     std::fs::write(
         home.path().join("config/config.toml"),
@@ -302,7 +302,7 @@ fn the_cli_signs_in_with_ca_cert_and_explains_the_refusal_without() {
         common::PASSWORD,
         &["--tls-cert", &cert_arg, "--tls-key", &key_arg],
     );
-    let url = format!("https://{}", server.addr);
+    let url = format!("https://{}", server.listen);
     std::fs::create_dir_all(home.path().join("config")).unwrap();
     std::fs::write(
         home.path().join("config/config.toml"),

@@ -295,11 +295,28 @@ fn no_color_resize_and_key_overrides() {
     }
 
     // Below 70×23 only the notice is drawn, until the next resize.
+    let from = t.raw().len();
     t.resize(20, 70);
     let screen = t.wait_for("terminal too small: 70×20, need 70×23");
     assert!(!screen.contains("Colourless"));
     t.resize(30, 100);
     t.wait_for("▶ Colourless");
+    // The clears a resize brings are part of the next frame's synchronized update: no terminal
+    // (and no test) sees a blank screen between two frames.
+    let raw = t.raw();
+    let mut inside = false;
+    for (i, w) in raw[from..].windows(8).enumerate() {
+        match w {
+            b"\x1b[?2026h" => inside = true,
+            b"\x1b[?2026l" => inside = false,
+            _ if w.starts_with(b"\x1b[2J") => assert!(
+                inside,
+                "a screen clear outside a synchronized update at byte {}",
+                from + i
+            ),
+            _ => {}
+        }
+    }
 
     // The overridden quit key is the one in the help overlay, and the only one that works.
     t.send("?");

@@ -149,9 +149,23 @@ impl Tmux {
         String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "main"]).stdout).into_owned()
     }
 
-    /// The screen with wrapped lines joined, as tmux copy mode selects them.
+    /// The screen with wrapped lines joined, as tmux copy mode selects them; the same on two
+    /// captures in a row, so never a frame tmux is half-way through drawing (every frame
+    /// rewrites the unwrapped secret's row).
     fn screen_joined(&self) -> String {
-        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-J", "-t", "main"]).stdout).into_owned()
+        let capture = || {
+            String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-J", "-t", "main"]).stdout)
+                .into_owned()
+        };
+        let mut last = capture();
+        loop {
+            std::thread::sleep(Duration::from_millis(25));
+            let screen = capture();
+            if screen == last {
+                return screen;
+            }
+            last = screen;
+        }
     }
 
     fn pane_dead(&self) -> bool {
@@ -442,14 +456,14 @@ fn shrinking_the_terminal_and_pressing_q_keeps_the_secret_modal() {
     t.wait_for("a secret is open");
     t.keys("q");
     t.key("Escape");
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(!t.pane_dead(), "q quit past an open secret");
     t.run(&["resize-window", "-t", "main", "-x", "80", "-y", "24"]);
-    let screen = t.wait_for("This token is shown only once");
-    assert!(
-        screen.contains("Not closed"),
-        "the attempt to leave is pointed out:\n{screen}"
-    );
+    // The keys and the resize reach the console by different paths (the pty and SIGWINCH), in
+    // either order: wait for the modal with the attempt to leave pointed out. Had q quit, the
+    // pane would be dead and the wait would fail saying so.
+    t.wait_until("the modal back, pointing out the attempt to leave", |s| {
+        s.contains("This token is shown only once") && s.contains("Not closed")
+    });
+    assert!(!t.pane_dead(), "q quit past an open secret");
     // Ctrl-C asks once more, then quits.
     t.key("C-c");
     t.wait_for("Ctrl-C again quits");
@@ -551,9 +565,23 @@ fn an_admin_without_developers_authority_is_told_why_not_loading_forever() {
         "{screen}"
     );
     assert!(!screen.contains("Loading client apps"), "{screen}");
+    // The console logs each failed request: the retry has been answered once a second one is.
+    let failed = || {
+        std::fs::read_to_string(home.path().join("data/devconsole.log"))
+            .unwrap_or_default()
+            .matches("request failed")
+            .count()
+    };
+    let before = failed();
+    assert!(before >= 1, "the refused load is logged");
     t.keys("r");
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(t.screen().contains("has no Developers authority"));
+    let end = Instant::now() + deadline();
+    while failed() == before {
+        assert!(Instant::now() < end, "r sent no retry:\n{}", t.log_tail());
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let screen = t.wait_for("has no Developers authority");
+    assert!(!screen.contains("Loading client apps"), "{screen}");
 }
 
 #[test]

@@ -52,7 +52,12 @@ fn gnu_screen_passes_the_osc52_copy_through_to_the_terminal() {
     t.send("y");
     t.wait_for("[ ON  ]");
     t.send("i");
-    let screen = t.wait_for("This token is shown only once");
+    // GNU screen repaints the outer terminal as it reads, without the console's synchronized
+    // updates, so the harness can see the modal half-drawn: wait for the line under the token,
+    // which is drawn after every row of it.
+    let screen = t.wait_until("the token modal drawn down to its keys", |s| {
+        s.contains("This token is shown only once") && s.contains("I have stored this token")
+    });
     let (jwt, _) = jwt_on_screen(&screen).unwrap_or_else(|| panic!("no JWT on screen:\n{screen}"));
     let before = t.raw().len();
     t.send("y");

@@ -8,15 +8,7 @@ use std::time::Instant;
 
 mod tui_support;
 
-use tui_support::{BIN, Term, deadline, find};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use tui_support::{BIN, ClosedPort, Term, deadline, find};
 
 fn sqlite_url(home: &std::path::Path) -> String {
     format!("sqlite://{}", home.join("server.db").display())
@@ -56,12 +48,11 @@ fn term_dumb_on_a_real_terminal_is_refused_in_one_plain_line() {
 #[test]
 fn serve_logs_into_a_pipe_carry_no_ansi_codes() {
     let home = tempfile::tempdir().unwrap();
-    let listen = format!("127.0.0.1:{}", free_port());
     let mut child = Command::new(BIN)
         .args([
             "serve",
             "--listen",
-            &listen,
+            "127.0.0.1:0",
             "--database",
             &sqlite_url(home.path()),
         ])
@@ -107,11 +98,10 @@ fn serve_logs_on_a_terminal_are_coloured_unless_no_color() {
     // On a terminal, colour is the default: this is what the NO_COLOR run must not show.
     for (no_color, coloured) in [(None, true), (Some("1"), false)] {
         let home = tempfile::tempdir().unwrap();
-        let listen = format!("127.0.0.1:{}", free_port());
         let db = sqlite_url(home.path());
         let env: Vec<(&str, &str)> = no_color.map(|v| ("NO_COLOR", v)).into_iter().collect();
         let mut t = Term::spawn(
-            &["serve", "--listen", &listen, "--database", &db],
+            &["serve", "--listen", "127.0.0.1:0", "--database", &db],
             home.path(),
             &env,
         );
@@ -176,7 +166,8 @@ fn console_errors_carry_no_ansi_codes_into_a_pipe_or_with_no_color() {
 
     // A usage error (clap) and a CLI failure (an unreachable server).
     let home = tempfile::tempdir().unwrap();
-    let dead = format!("http://127.0.0.1:{}", free_port());
+    let closed = ClosedPort::new();
+    let dead = closed.url();
     for (args, expect) in [
         (&["--no-such-flag"][..], "--no-such-flag"),
         (&["--server", &dead, "apps", "list"][..], "devconsole:"),

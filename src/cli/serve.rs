@@ -112,33 +112,50 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     args.net.apply(&mut config);
     args.pool.apply(&mut config);
     config.metrics_listen = args.metrics_listen;
+    // The signal handlers go in before the server binds: from the moment it accepts a
+    // connection (and says it listens), SIGTERM is a graceful stop and SIGHUP a reload, never
+    // the default action that kills the process and its in-flight requests.
+    let shutdown = shutdown_signal()?;
+    #[cfg(unix)]
+    let hangup = match &config.tls {
+        Some(_) => Some(
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                .map_err(|e| color_eyre::eyre::eyre!("cannot listen for SIGHUP (TLS reloads): {e}"))?,
+        ),
+        None => None,
+    };
     let running = server::start(config).await?;
     if let Some(addr) = running.metrics_addr() {
         eprintln!("devconsole metrics on http://{addr}/metrics");
     }
     #[cfg(unix)]
-    if let Some(reloader) = running.tls_reloader() {
-        tokio::spawn(server::tls::reload_on_sighup(reloader));
+    if let (Some(reloader), Some(hangup)) = (running.tls_reloader(), hangup) {
+        tokio::spawn(server::tls::reload_on_sighup(reloader, hangup));
     }
     eprintln!("devconsole server listening on {}", running.base_url());
-    running.serve_until(shutdown_signal()).await?;
+    running.serve_until(shutdown).await?;
     eprintln!("devconsole server stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Resolves on SIGINT or SIGTERM. The handlers are installed by this call, not when the future
+/// is first polled.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return ctrl_c.await.unwrap_or(()),
-        };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
+        use tokio::signal::unix::{SignalKind, signal};
+        let cannot = |e: std::io::Error| color_eyre::eyre::eyre!("cannot listen for SIGINT/SIGTERM: {e}");
+        let mut interrupt = signal(SignalKind::interrupt()).map_err(cannot)?;
+        let mut terminate = signal(SignalKind::terminate()).map_err(cannot)?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {},
+                _ = terminate.recv() => {},
+            }
+        })
     }
     #[cfg(not(unix))]
-    ctrl_c.await.unwrap_or(());
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }

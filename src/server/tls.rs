@@ -121,17 +121,10 @@ pub(super) fn acceptor(files: &TlsFiles) -> Result<(tokio_rustls::TlsAcceptor, T
     ))
 }
 
-/// Reloads on every SIGHUP until the process ends, logging the outcome.
+/// Reloads on every SIGHUP (`hup`, registered before the server started, so that no SIGHUP
+/// meets the default action) until the process ends, logging the outcome.
 #[cfg(unix)]
-pub async fn reload_on_sighup(reloader: TlsReloader) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hup = match signal(SignalKind::hangup()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGHUP; the TLS certificate will not be reloaded");
-            return;
-        }
-    };
+pub async fn reload_on_sighup(reloader: TlsReloader, mut hup: tokio::signal::unix::Signal) {
     while hup.recv().await.is_some() {
         match reloader.reload() {
             Ok(()) => tracing::info!(cert = %reloader.files.cert.display(), "TLS certificate reloaded"),

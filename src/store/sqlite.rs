@@ -20,6 +20,14 @@ pub(super) async fn connect(url: &str, settings: &PoolSettings) -> StoreResult<(
         // Reads through a memory map skip a read() syscall per page.
         .pragma("mmap_size", "268435456");
     let filename = options.get_filename().to_path_buf();
+    // Processes starting together on a new file are serialised by a lock file beside the
+    // database, from the first connection to the last migration. The first connection switches
+    // a new file to WAL, which needs the exclusive lock: two processes doing so at once can
+    // deadlock, and SQLite then answers one of them "database is locked" at once, without
+    // waiting out the busy timeout (the loser failed to start). And sqlx's SQLite migrator takes
+    // no lock: both would apply the same migration. Once the file is in WAL mode and migrated,
+    // the others' connections need no exclusive lock.
+    let lock = migration_lock(&filename).await?;
     let pool = SqlitePoolOptions::new()
         .max_connections(settings.max_connections.max(1))
         .acquire_timeout(settings.acquire_timeout)
@@ -29,10 +37,6 @@ pub(super) async fn connect(url: &str, settings: &PoolSettings) -> StoreResult<(
         .connect_with(options.clone())
         .await?;
     restrict_to_owner(&filename);
-    // sqlx's SQLite migrator takes no lock: processes starting together on a new file would
-    // apply the same migration twice and the loser would fail to start. A lock file beside the
-    // database serialises them; each then finds the others' migrations applied.
-    let lock = migration_lock(&filename).await?;
     MIGRATOR.run(&pool).await?;
     drop(lock);
     let scim = SqlitePoolOptions::new()

@@ -415,8 +415,21 @@ impl Painter {
         terminal: &mut Terminal<B>,
         app: &App,
     ) -> Result<(), B::Error> {
-        terminal.autoresize()?;
+        // The update begins before the resize check: after a resize, ratatui clears the whole
+        // screen, and that clear belongs to the frame (a terminal, or a test, would otherwise
+        // see a blank screen between the two). It ends even when drawing fails.
         begin_update(terminal.backend_mut());
+        let drawn = self.draw_frame(terminal, app);
+        end_update(terminal.backend_mut());
+        drawn
+    }
+
+    fn draw_frame<B: Backend + Write>(
+        &mut self,
+        terminal: &mut Terminal<B>,
+        app: &App,
+    ) -> Result<(), B::Error> {
+        terminal.autoresize()?;
         self.scroll_list(terminal, app)?;
         app.raw_secret_row.set(None);
         let frame = terminal.draw(|f| ui::draw(f, app))?;
@@ -428,7 +441,6 @@ impl Painter {
             let _ = write!(out, "\x1b[{};1H", row + 1);
             let _ = out.write_all(secret.expose_secret().as_bytes());
         }
-        end_update(terminal.backend_mut());
         Ok(())
     }
 

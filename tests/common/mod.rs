@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration as StdDuration, Instant};
+use std::time::Duration as StdDuration;
 use uuid::Uuid;
 
 /// The password of every admin the harness creates.
@@ -601,7 +601,9 @@ impl ScimEnv {
 // The real `devconsole serve` as a process
 // ---------------------------------------------------------------------------------------------
 
-/// A free TCP port on 127.0.0.1 (racy by nature; the server's bind reports a clash).
+/// A free TCP port on 127.0.0.1, racy by nature: another test binding port 0 can take it before
+/// it is used. Start servers with [`ServeProcess`] (port 0, announced) and use
+/// `tui_support::ClosedPort` for an address where nothing listens.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -613,12 +615,19 @@ pub fn free_port() -> u16 {
 /// `devconsole serve` on a free port; killed (and reaped) when dropped.
 pub struct ServeProcess {
     pub child: std::process::Child,
+    /// `127.0.0.1:PORT`, as the server announced it; known once [`ServeProcess::ready`] returns.
     pub listen: String,
+    announced: Option<std::sync::mpsc::Receiver<String>>,
+    /// The first lines the server wrote to stderr, for a failure message.
+    stderr: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
+/// What `devconsole serve` prints once it is bound, before the address.
+const LISTENING: &str = "devconsole server listening on ";
+
 impl ServeProcess {
-    /// Starts `devconsole serve --listen 127.0.0.1:PORT --database URL EXTRA…` and waits until
-    /// it accepts connections. Its output is discarded.
+    /// Starts `devconsole serve --listen 127.0.0.1:0 --database URL EXTRA…` and waits until it
+    /// is listening. Its stdout is discarded.
     pub fn start(db: &TestDb, extra: &[&str]) -> ServeProcess {
         Self::spawn(db, extra).ready()
     }
@@ -626,34 +635,85 @@ impl ServeProcess {
     /// Starts the process without waiting; call [`ServeProcess::ready`] (lets several start at
     /// the same moment).
     pub fn spawn(db: &TestDb, extra: &[&str]) -> ServeProcess {
-        let listen = format!("127.0.0.1:{}", free_port());
-        let child = std::process::Command::new(BIN)
-            .args(["serve", "--listen", &listen, "--database", db.url()])
-            .args(extra)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn devconsole serve");
-        ServeProcess { child, listen }
+        Self::spawn_on(db.url(), extra, |_| {})
     }
 
-    /// Waits until it accepts connections.
+    /// `devconsole serve` over `database_url`, on a port the kernel picks as the server binds
+    /// (`--listen 127.0.0.1:0`); [`ServeProcess::ready`] reads it from the server's own
+    /// "listening on" line. A port picked here and bound later by the server could be taken in
+    /// between by any other test binding port 0. `tune` adjusts the command (resource limits,
+    /// environment) before it starts.
+    pub fn spawn_on(
+        database_url: &str,
+        extra: &[&str],
+        tune: impl FnOnce(&mut std::process::Command),
+    ) -> ServeProcess {
+        use std::io::BufRead;
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--database", database_url])
+            .args(extra)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        tune(&mut cmd);
+        let mut child = cmd.spawn().expect("spawn devconsole serve");
+        let pipe = child.stderr.take().expect("piped stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let lines = stderr.clone();
+        std::thread::spawn(move || {
+            // Read to the end, whatever comes after the address: a full pipe would stall the
+            // server's logging.
+            for line in std::io::BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                if let Some(url) = line.split(LISTENING).nth(1) {
+                    let addr = url.rsplit("://").next().unwrap_or(url).trim().to_owned();
+                    let _ = tx.send(addr);
+                }
+                let mut lines = lines.lock().unwrap();
+                if lines.len() < 50 {
+                    lines.push(line);
+                }
+            }
+        });
+        ServeProcess {
+            child,
+            listen: String::new(),
+            announced: Some(rx),
+            stderr,
+        }
+    }
+
+    /// Waits until the server says it is listening, and where.
     pub fn ready(mut self) -> ServeProcess {
-        let end = Instant::now() + deadline();
-        while std::net::TcpStream::connect(&self.listen).is_err() {
-            assert!(self.child.try_wait().unwrap().is_none(), "the server exited");
-            assert!(Instant::now() < end, "the server did not start listening");
-            std::thread::sleep(StdDuration::from_millis(20));
+        use std::sync::mpsc::RecvTimeoutError;
+        let announced = self.announced.take().expect("ready() is called once");
+        match announced.recv_timeout(deadline()) {
+            Ok(addr) => self.listen = addr,
+            Err(RecvTimeoutError::Disconnected) => {
+                let status = self.child.wait().expect("reap devconsole serve");
+                panic!(
+                    "the server exited ({status}) before listening; stderr:\n{}",
+                    self.stderr_lines()
+                )
+            }
+            Err(RecvTimeoutError::Timeout) => panic!(
+                "the server did not start listening within {:?}; stderr:\n{}",
+                deadline(),
+                self.stderr_lines()
+            ),
         }
         self
     }
 
-    /// `http://127.0.0.1:PORT`.
+    fn stderr_lines(&self) -> String {
+        self.stderr.lock().unwrap().join("\n")
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.listen)
     }
 
-    /// SIGKILL, then reap.
     pub fn kill(&mut self) {
         self.child.kill().expect("kill devconsole serve");
         self.child.wait().expect("reap devconsole serve");

@@ -6,13 +6,16 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 // The pseudo-terminal harness is the console tests' own, not a copy.
 #[path = "../tui_support/mod.rs"]
 mod tui_support;
+// And the serve process harness is tests/common's: every test file using this module declares
+// `mod common;` too.
+use crate::common;
 #[allow(unused_imports)]
-pub use tui_support::{BIN, PROXY_VARS, Term, deadline};
+pub use tui_support::{BIN, ClosedPort, PROXY_VARS, Term, deadline};
 
 /// What the fake proxy does with a request.
 #[derive(Clone)]
@@ -116,26 +119,9 @@ fn read_head(stream: &mut TcpStream) -> String {
     String::from_utf8_lossy(&head).into_owned()
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A `devconsole serve` child process, killed on drop.
-pub struct Server {
-    pub child: std::process::Child,
-    pub addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// A `devconsole serve` child process (tests/common's), killed on drop: `.listen` is its
+/// address, `.child` the process.
+pub type Server = common::ServeProcess;
 
 /// Creates the developer admin `alice` in the database at `db`.
 pub fn create_admin(db: &str, password: &str) {
@@ -163,26 +149,10 @@ pub fn create_admin(db: &str, password: &str) {
     assert!(create.wait().unwrap().success(), "admin create failed");
 }
 
-/// `devconsole serve` on a free port over `home/server.db` with `extra` arguments; waits until
-/// it accepts connections.
+/// `devconsole serve` over `home/server.db` with `extra` arguments, on a port it binds itself;
+/// waits until it is listening.
 pub fn start_server(home: &Path, password: &str, extra: &[&str]) -> Server {
     let db = format!("sqlite://{}", home.join("server.db").display());
     create_admin(&db, password);
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut args = vec!["serve", "--listen", &addr, "--database", &db];
-    args.extend_from_slice(extra);
-    let child = std::process::Command::new(BIN)
-        .args(&args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut server = Server { child, addr };
-    let end = Instant::now() + deadline();
-    while TcpStream::connect(&server.addr).is_err() {
-        assert!(server.child.try_wait().unwrap().is_none(), "the server exited");
-        assert!(Instant::now() < end, "the server did not start listening");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    server
+    common::ServeProcess::spawn_on(&db, extra, |_| {}).ready()
 }

@@ -62,6 +62,9 @@ struct Output {
     raw: Vec<u8>,
     frame: String,
     in_update: bool,
+    /// The pty reported end of file: every process that had it open has closed it, so
+    /// everything they wrote is in `raw`.
+    eof: bool,
 }
 
 impl Output {
@@ -158,6 +161,7 @@ impl Term {
             raw: Vec::new(),
             frame: String::new(),
             in_update: false,
+            eof: false,
         }));
         let mut reader = pair.master.try_clone_reader().expect("pty reader");
         let sink = output.clone();
@@ -170,7 +174,9 @@ impl Term {
                 }
             }
             // An update the child never ended (it died mid-frame) still shows what it drew.
-            sink.lock().unwrap().publish();
+            let mut output = sink.lock().unwrap();
+            output.publish();
+            output.eof = true;
         });
         let writer = pair.master.take_writer().expect("pty writer");
         Term {
@@ -223,7 +229,7 @@ impl Term {
             }
             if let Ok(Some(status)) = self.child.try_wait() {
                 // Whatever it printed last may still be on its way through the pty.
-                std::thread::sleep(Duration::from_millis(200));
+                self.wait_eof();
                 let screen = self.screen();
                 if ok(&screen) {
                     return screen;
@@ -254,6 +260,17 @@ impl Term {
         }
     }
 
+    /// After the child exited: waits until the reader has seen the pty's end of file, so that
+    /// the screen and the raw log hold everything it wrote (under load the reader thread can
+    /// lag the exit by any amount). A process the child left holding the pty (none of ours
+    /// does) only costs the deadline: what was read by then is judged.
+    fn wait_eof(&self) {
+        let end = Instant::now() + deadline();
+        while !self.output.lock().unwrap().eof && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Whether the child is still running.
     pub fn running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -264,6 +281,7 @@ impl Term {
         let end = Instant::now() + deadline();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
+                self.wait_eof();
                 return status;
             }
             assert!(
@@ -281,6 +299,32 @@ impl Drop for Term {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
         }
+    }
+}
+
+/// A port on 127.0.0.1 where nothing listens, for as long as this lives: bound (so no other
+/// socket can take it, as another test could take a port picked and released) but never
+/// listening, so every connection to it is refused.
+pub struct ClosedPort {
+    _socket: tokio::net::TcpSocket,
+    pub port: u16,
+}
+
+impl ClosedPort {
+    pub fn new() -> ClosedPort {
+        // No SO_REUSEADDR: a listener cannot share the port.
+        let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+        socket.bind(([127, 0, 0, 1], 0).into()).expect("bind 127.0.0.1:0");
+        let port = socket.local_addr().expect("its address").port();
+        ClosedPort {
+            _socket: socket,
+            port,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
     }
 }
 
