@@ -174,6 +174,70 @@ macro_rules! token_columns {
         "t.id, t.app_id, t.digest, t.state, t.issued_at, t.last_used_at, t.revoked_at"
     };
 }
+/// Each app's newest token, one index probe per app: a backward read of
+/// `dedicated_tokens_latest (app_id, issued_at, id)` that stops at its first entry. SQLite:
+/// the newest id per app, then that row by primary key; `CROSS JOIN` fixes the join order
+/// (apps outside), since with statistics the planner may otherwise scan every token.
+const LATEST_TOKENS_SQLITE: &str = concat!(
+    "SELECT ",
+    token_columns!(),
+    " FROM client_apps a CROSS JOIN dedicated_tokens t WHERE t.id = (SELECT newest.id \
+     FROM dedicated_tokens newest WHERE newest.app_id = a.id \
+     ORDER BY newest.issued_at DESC, newest.id DESC LIMIT 1)"
+);
+/// PostgreSQL: the same probe as a LATERAL join (an `IN` form makes its planner hash-join a
+/// scan of every token).
+const LATEST_TOKENS_POSTGRES: &str = concat!(
+    "SELECT ",
+    token_columns!(),
+    " FROM client_apps a CROSS JOIN LATERAL (SELECT ",
+    token_columns!(),
+    " FROM dedicated_tokens t WHERE t.app_id = a.id ORDER BY t.issued_at DESC, t.id DESC LIMIT 1) t"
+);
+
+/// A query's plan ([`Store::explain_latest_tokens`]).
+#[derive(Debug, Clone, Default)]
+pub struct QueryPlan {
+    /// One line per plan node (SQLite: `EXPLAIN QUERY PLAN`'s details).
+    pub lines: Vec<String>,
+    /// PostgreSQL only: rows read per table, over every loop, those a filter then dropped
+    /// included.
+    pub rows_read: std::collections::HashMap<String, i64>,
+}
+
+impl QueryPlan {
+    /// From PostgreSQL's `EXPLAIN (ANALYZE, FORMAT JSON)`.
+    pub(crate) fn from_postgres(plan: &serde_json::Value) -> QueryPlan {
+        let mut out = QueryPlan::default();
+        if let Some(root) = plan.get(0).and_then(|p| p.get("Plan")) {
+            out.walk(root, 0);
+        }
+        out
+    }
+
+    /// Flattens one node of PostgreSQL's JSON plan (and its children).
+    fn walk(&mut self, node: &serde_json::Value, depth: usize) {
+        let text = |k: &str| node.get(k).and_then(|v| v.as_str());
+        let num = |k: &str| node.get(k).and_then(|v| v.as_f64()).unwrap_or(0.0);
+        let loops = num("Actual Loops");
+        let rows = num("Actual Rows") * loops;
+        let removed = num("Rows Removed by Filter") * loops;
+        let mut line = format!("{}{}", "  ".repeat(depth), text("Node Type").unwrap_or("?"));
+        if let Some(index) = text("Index Name") {
+            line.push_str(&format!(" using {index}"));
+        }
+        if let Some(table) = text("Relation Name") {
+            line.push_str(&format!(" on {table} {}", text("Alias").unwrap_or("")));
+            *self.rows_read.entry(table.to_owned()).or_default() += (rows + removed) as i64;
+        }
+        line.push_str(&format!(" (rows={rows} loops={loops})"));
+        self.lines.push(line);
+        for child in node.get("Plans").and_then(|p| p.as_array()).into_iter().flatten() {
+            self.walk(child, depth + 1);
+        }
+    }
+}
+
 macro_rules! audit_columns {
     () => {
         "id, at, actor, action, app_id, app_name, outcome, detail, address, count, last_at"
@@ -422,22 +486,36 @@ impl Store {
         })
     }
 
-    /// The newest token of every app, keyed by app id; for the app list.
+    /// The newest token of every app (by `issued_at`, then id, as [`Store::latest_token`]),
+    /// keyed by app id; for the app list and the token gauges. One index probe per app
+    /// ([`LATEST_TOKENS_SQLITE`], [`LATEST_TOKENS_POSTGRES`]): the cost follows the number of apps, not of tokens ever issued.
     pub async fn latest_tokens(&self) -> StoreResult<std::collections::HashMap<Uuid, TokenRecord>> {
-        on_pool!(self, c => {
-            let rows = sqlx::query(concat!(
-                "SELECT ",
-                token_columns!(),
-                " FROM dedicated_tokens t ORDER BY t.issued_at, t.id"
-            ))
-            .fetch_all(c)
-            .await?;
-            let mut latest = std::collections::HashMap::new();
-            for row in &rows {
-                let t = token_from_row(row)?;
-                latest.insert(t.app_id, t);
+        on_pool!(self, c, pg => {
+            let sql = if pg { LATEST_TOKENS_POSTGRES } else { LATEST_TOKENS_SQLITE };
+            let rows = sqlx::query(sql).fetch_all(c).await?;
+            rows.iter()
+                .map(|row| token_from_row(row).map(|t| (t.app_id, t)))
+                .collect()
+        })
+    }
+
+    /// How the database runs [`Store::latest_tokens`], for its test and benchmark. PostgreSQL
+    /// runs it (`EXPLAIN ANALYZE`) and also counts the rows each table's scans read.
+    pub async fn explain_latest_tokens(&self) -> StoreResult<QueryPlan> {
+        on_pool!(self, c, pg => {
+            if !pg {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {LATEST_TOKENS_SQLITE}")))
+                    .fetch_all(c)
+                    .await?;
+                let lines = rows.iter().map(|r| r.try_get::<String>("detail")).collect::<Result<_, _>>()?;
+                return Ok(QueryPlan { lines, rows_read: Default::default() });
             }
-            Ok(latest)
+            let plan: serde_json::Value = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "EXPLAIN (ANALYZE, FORMAT JSON) {LATEST_TOKENS_POSTGRES}"
+            )))
+            .fetch_one(c)
+            .await?;
+            Ok(QueryPlan::from_postgres(&plan))
         })
     }
 
