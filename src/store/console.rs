@@ -195,7 +195,7 @@ const LATEST_TOKENS_POSTGRES: &str = concat!(
     " FROM dedicated_tokens t WHERE t.app_id = a.id ORDER BY t.issued_at DESC, t.id DESC LIMIT 1) t"
 );
 
-/// A query's plan ([`Store::explain_latest_tokens`]).
+/// A query's plan ([`Store::explain_latest_tokens`], [`Store::scim_plan_page`]).
 #[derive(Debug, Clone, Default)]
 pub struct QueryPlan {
     /// One line per plan node (SQLite: `EXPLAIN QUERY PLAN`'s details).

@@ -4,7 +4,7 @@
 //! every client value bound.
 
 use super::predicate::{After, KeyValue, Pred, Render, Sort};
-use super::{Cols, Pool, Store, StoreError, StoreResult, is_unique_violation, on_pool};
+use super::{Cols, Pool, QueryPlan, Store, StoreError, StoreResult, is_unique_violation, on_pool};
 use crate::clock::{from_millis, to_millis};
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, QueryBuilder};
@@ -285,7 +285,8 @@ fn select_row(qb_sql: &mut String, table: ScimTable, pg: bool) {
     }
 }
 
-/// A `startIndex` page (`prefix` is empty, or `EXPLAIN …`).
+/// A `startIndex` page (`prefix` is empty, or `EXPLAIN …`): the rows alone, so the database
+/// stops after `offset + limit` of them in list order. The total is [`count_query`].
 fn offset_query<'a, DB>(prefix: &str, table: ScimTable, q: &'a ScimQuery, pg: bool) -> QueryBuilder<DB>
 where
     DB: Render,
@@ -293,8 +294,7 @@ where
 {
     let mut head = String::from(prefix);
     select_row(&mut head, table, pg);
-    // The total rides along as a window count, so a page is one round trip.
-    head.push_str(", COUNT(*) OVER () AS total FROM ");
+    head.push_str(" FROM ");
     head.push_str(table.name());
     head.push_str(" t");
     let mut qb = QueryBuilder::<DB>::new(head);
@@ -309,6 +309,26 @@ where
     qb.push_bind(q.offset);
     qb
 }
+
+/// The number of matches of the filter (`totalResults`): a count alone, which the database
+/// answers from an index where it can, without reading or sorting the resources.
+fn count_query<DB>(prefix: &str, table: ScimTable, q: &ScimQuery) -> QueryBuilder<DB>
+where
+    DB: Render,
+{
+    let mut qb = QueryBuilder::<DB>::new(format!("{prefix}SELECT COUNT(*) AS n FROM {} t", table.name()));
+    if let Some(f) = &q.filter {
+        qb.push(" WHERE ");
+        DB::push_where(&mut qb, f);
+    }
+    qb
+}
+
+/// The read transaction a list runs in, so its count and its page see the same rows: SQLite
+/// keeps one WAL snapshot from the first read to the end; PostgreSQL's REPEATABLE READ gives
+/// both statements one snapshot.
+const READ_SNAPSHOT_SQLITE: &str = "BEGIN";
+const READ_SNAPSHOT_POSTGRES: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
 
 /// A keyset page's query, one row over the page (`prefix` is empty, or `EXPLAIN …`).
 fn keyset_query<'a, DB>(
@@ -369,7 +389,8 @@ where
         .collect()
 }
 
-/// One page and the total, on either backend.
+/// One page and the total, on either backend: the count first, then the page (skipped when it
+/// would be empty). Run inside a read snapshot ([`READ_SNAPSHOT_SQLITE`]).
 async fn list_page<DB>(
     conn: &mut DB::Connection,
     table: ScimTable,
@@ -383,22 +404,21 @@ where
     i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     DB::Row: Cols,
 {
-    if q.limit > 0 {
-        let mut qb = offset_query::<DB>("", table, q, pg);
-        let rows = qb.build().fetch_all(&mut *conn).await?;
-        if let Some(first) = rows.first() {
-            let total: i64 = first.try_get("total")?;
-            return Ok((total, rows.iter().map(row_from).collect::<StoreResult<_>>()?));
-        }
-    }
-    // No rows on this page (count=0, or startIndex past the end): count on its own.
-    let mut qb = QueryBuilder::<DB>::new(format!("SELECT COUNT(*) AS n FROM {} t", table.name()));
-    if let Some(f) = &q.filter {
-        qb.push(" WHERE ");
-        DB::push_where(&mut qb, f);
-    }
-    let row = qb.build().fetch_one(&mut *conn).await?;
-    Ok((row.try_get("n")?, Vec::new()))
+    let total: i64 = count_query::<DB>("", table, q)
+        .build()
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("n")?;
+    let rows = if q.limit > 0 && q.offset < total {
+        let found = offset_query::<DB>("", table, q, pg)
+            .build()
+            .fetch_all(&mut *conn)
+            .await?;
+        found.iter().map(row_from).collect::<StoreResult<_>>()?
+    } else {
+        Vec::new()
+    };
+    Ok((total, rows))
 }
 
 /// One keyset page ([`Store::scim_list_after`]).
@@ -430,7 +450,7 @@ fn key_from(row: &impl Cols) -> KeyValue {
 
 /// A keyset page: the rows after `after` in list order, found through the order's index
 /// rather than by skipping, so a page deep in the list costs what the first one does. The
-/// total is a separate `COUNT(*)` over the filter alone.
+/// total is a separate `COUNT(*)` over the filter alone, in the same read snapshot.
 async fn list_after<DB>(
     conn: &mut DB::Connection,
     table: ScimTable,
@@ -466,12 +486,11 @@ where
         }
         rows.push(row);
     }
-    let mut qb = QueryBuilder::<DB>::new(format!("SELECT COUNT(*) AS n FROM {} t", table.name()));
-    if let Some(f) = &q.filter {
-        qb.push(" WHERE ");
-        DB::push_where(&mut qb, f);
-    }
-    let total: i64 = qb.build().fetch_one(&mut *conn).await?.try_get("n")?;
+    let total: i64 = count_query::<DB>("", table, q)
+        .build()
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("n")?;
     Ok(ScimPage { total, rows, next })
 }
 
@@ -486,8 +505,18 @@ impl Store {
         after: Option<&After>,
     ) -> StoreResult<ScimPage> {
         match self.scim_conn().await? {
-            ScimConn::Sqlite(mut c) => list_after::<sqlx::Sqlite>(&mut c, table, q, after, false).await,
-            ScimConn::Postgres(mut c) => list_after::<sqlx::Postgres>(&mut c, table, q, after, true).await,
+            ScimConn::Sqlite(mut c) => {
+                let mut tx = c.begin_with(READ_SNAPSHOT_SQLITE).await?;
+                let page = list_after::<sqlx::Sqlite>(&mut tx, table, q, after, false).await?;
+                tx.commit().await?;
+                Ok(page)
+            }
+            ScimConn::Postgres(mut c) => {
+                let mut tx = c.begin_with(READ_SNAPSHOT_POSTGRES).await?;
+                let page = list_after::<sqlx::Postgres>(&mut tx, table, q, after, true).await?;
+                tx.commit().await?;
+                Ok(page)
+            }
         }
     }
 
@@ -516,6 +545,28 @@ impl Store {
                     offset_query::<sqlx::Postgres>("EXPLAIN ", table, q, true)
                 };
                 explain::<sqlx::Postgres>(&mut c, qb, true).await
+            }
+        }
+    }
+
+    /// How the database runs a `startIndex` page query (not its count): SQLite's `EXPLAIN
+    /// QUERY PLAN`; PostgreSQL runs it (`EXPLAIN ANALYZE`) and counts the rows each table's
+    /// scans read. For checking that a page reads no more than it returns.
+    pub async fn scim_plan_page(&self, table: ScimTable, q: &ScimQuery) -> StoreResult<QueryPlan> {
+        match self.scim_conn().await? {
+            ScimConn::Sqlite(mut c) => {
+                let qb = offset_query::<sqlx::Sqlite>("EXPLAIN QUERY PLAN ", table, q, false);
+                Ok(QueryPlan {
+                    lines: explain::<sqlx::Sqlite>(&mut c, qb, false).await?,
+                    rows_read: HashMap::new(),
+                })
+            }
+            ScimConn::Postgres(mut c) => {
+                let mut qb =
+                    offset_query::<sqlx::Postgres>("EXPLAIN (ANALYZE, FORMAT JSON) ", table, q, true);
+                let row = qb.build().fetch_one(&mut *c).await?;
+                let plan: serde_json::Value = sqlx::Row::try_get(&row, "QUERY PLAN")?;
+                Ok(QueryPlan::from_postgres(&plan))
             }
         }
     }
@@ -778,8 +829,18 @@ impl Store {
     /// filter holds a connection for long.
     pub async fn scim_list(&self, table: ScimTable, q: &ScimQuery) -> StoreResult<(i64, Vec<ScimRow>)> {
         match self.scim_conn().await? {
-            ScimConn::Sqlite(mut c) => list_page::<sqlx::Sqlite>(&mut c, table, q, false).await,
-            ScimConn::Postgres(mut c) => list_page::<sqlx::Postgres>(&mut c, table, q, true).await,
+            ScimConn::Sqlite(mut c) => {
+                let mut tx = c.begin_with(READ_SNAPSHOT_SQLITE).await?;
+                let page = list_page::<sqlx::Sqlite>(&mut tx, table, q, false).await?;
+                tx.commit().await?;
+                Ok(page)
+            }
+            ScimConn::Postgres(mut c) => {
+                let mut tx = c.begin_with(READ_SNAPSHOT_POSTGRES).await?;
+                let page = list_page::<sqlx::Postgres>(&mut tx, table, q, true).await?;
+                tx.commit().await?;
+                Ok(page)
+            }
         }
     }
 
