@@ -68,6 +68,51 @@ macro_rules! on_scim {
     };
 }
 
+/// The reports of a user: every other user whose Enterprise `manager.value` is one of three
+/// keys (the user's id, or an externalId it had or has). Their representation shows the
+/// manager's name (filled in when read), so a write that changes that name, or which user a
+/// key finds, must give them a new version (ETag) and `meta.lastModified` too. The expression
+/// is the one index `scim_users_by_manager` (migration 0010) is built on.
+const BUMP_REPORTS_SQLITE: &str = "UPDATE scim_users SET version = version + 1, updated_at = $1 \
+     WHERE json_extract(resource, '$.\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\".manager.value') \
+     IN ($2, $3, $4) AND id <> $5";
+const BUMP_REPORTS_POSTGRES: &str = "UPDATE scim_users SET version = version + 1, updated_at = $1 \
+     WHERE (resource #>> '{urn:ietf:params:scim:schemas:extension:enterprise:2.0:User,manager,value}') \
+     IN ($2, $3, $4) AND id <> $5";
+/// What a report shows of a user as its manager (as [`Store::scim_user_refs`] reads it), and
+/// the externalId a report may name it by; read before a replace.
+const SHOWN_SQLITE: &str = "SELECT COALESCE(json_extract(resource, '$.displayName'), user_name), external_id \
+     FROM scim_users WHERE id = $1 AND version = $2";
+const SHOWN_POSTGRES: &str = "SELECT COALESCE(resource ->> 'displayName', user_name), external_id \
+     FROM scim_users WHERE id = $1 AND version = $2";
+
+/// Runs [`BUMP_REPORTS_SQLITE`] in `$tx` (a SCIM transaction inside `on_scim!`).
+macro_rules! bump_reports {
+    ($tx:ident, $pg:ident, $user:expr, $keys:expr, $now:expr) => {{
+        let keys: [Option<&str>; 3] = $keys;
+        sqlx::query(if $pg {
+            BUMP_REPORTS_POSTGRES
+        } else {
+            BUMP_REPORTS_SQLITE
+        })
+        .bind(to_millis($now))
+        .bind(keys[0])
+        .bind(keys[1])
+        .bind(keys[2])
+        .bind($user)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+
+/// The name reports show for the user `w` writes: its displayName, else its userName.
+fn shown_name(w: &ScimWrite<'_>) -> String {
+    serde_json::from_str::<serde_json::Value>(w.resource)
+        .ok()
+        .and_then(|r| r.get("displayName")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| w.unique.to_owned())
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScimTable {
     Users,
@@ -735,6 +780,10 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| unique_or(e, table))?;
+            if table == ScimTable::Users {
+                // Reports that named this user's externalId before it existed now show it.
+                bump_reports!(tx, pg, w.id, [Some(w.id), w.external_id, None], now);
+            }
             if table == ScimTable::Groups {
                 tx.set_members(w.id, w.members).await?;
             }
@@ -772,6 +821,15 @@ impl Store {
             if table == ScimTable::Groups && !tx.members_exist(w.members).await? {
                 return Ok(None);
             }
+            let shown_before: Option<(String, Option<String>)> = if table == ScimTable::Users {
+                sqlx::query_as(if pg { SHOWN_POSTGRES } else { SHOWN_SQLITE })
+                    .bind(w.id)
+                    .bind(expected_version)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            } else {
+                None
+            };
             let sql = match (table, pg) {
                 (ScimTable::Users, false) => {
                     "UPDATE scim_users SET user_name = $1, user_name_key = $2, external_id = $3, \
@@ -816,6 +874,16 @@ impl Store {
                 return Ok(None);
             };
             let row = row_from(&row)?;
+            if table == ScimTable::Users {
+                let name = shown_name(w);
+                let old_external = shown_before.as_ref().and_then(|(_, e)| e.as_deref());
+                let changed = shown_before
+                    .as_ref()
+                    .is_none_or(|(shown, external)| *shown != name || external.as_deref() != w.external_id);
+                if changed {
+                    bump_reports!(tx, pg, w.id, [Some(w.id), old_external, w.external_id], now);
+                }
+            }
             if table == ScimTable::Groups {
                 tx.set_members(w.id, w.members).await?;
             }
