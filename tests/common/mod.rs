@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
+use std::time::{Duration as StdDuration, Instant};
 use uuid::Uuid;
 
 /// The password of every admin the harness creates.
@@ -671,7 +671,7 @@ impl ServeProcess {
                     let _ = tx.send(addr);
                 }
                 let mut lines = lines.lock().unwrap();
-                if lines.len() < 50 {
+                if lines.len() < 10_000 {
                     lines.push(line);
                 }
             }
@@ -708,6 +708,19 @@ impl ServeProcess {
 
     fn stderr_lines(&self) -> String {
         self.stderr.lock().unwrap().join("\n")
+    }
+
+    /// Waits until the server has logged a line containing `text` (its stderr, info and up).
+    pub fn wait_for_log(&self, text: &str) {
+        let end = Instant::now() + deadline();
+        while !self.stderr.lock().unwrap().iter().any(|l| l.contains(text)) {
+            assert!(
+                Instant::now() < end,
+                "the server never logged {text:?}; stderr:\n{}",
+                self.stderr_lines()
+            );
+            std::thread::sleep(StdDuration::from_millis(20));
+        }
     }
 
     pub fn url(&self) -> String {
