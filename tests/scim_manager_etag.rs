@@ -161,3 +161,45 @@ async fn provisioning_a_reports_manager_later_changes_the_reports_etag() {
     assert_ne!(etag(&after), etag(&before));
     env.server.shutdown().await.unwrap();
 }
+
+/// Two users who manage each other, renamed at the same moment: each write locks its own row and
+/// then its report's, in opposite orders. PostgreSQL breaks such a deadlock by failing one of
+/// them; that loser must be retried, never answered 500.
+#[tokio::test]
+async fn renaming_two_users_who_manage_each_other_at_once_never_fails() {
+    let env = common::scim_env().await;
+    let a = id(&env
+        .create_user(json!({"userName": "ann@example.com", "displayName": "A0"}))
+        .await);
+    let b = env
+        .create_user(json!({"schemas": [USER, ENTERPRISE], "userName": "bob@example.com", "displayName": "B0", ENTERPRISE: {"manager": {"value": a}}}))
+        .await;
+    let b = id(&b);
+    let made = env
+        .patch(
+            &format!("/Users/{a}"),
+            json!([{"op": "replace", "path": format!("{ENTERPRISE}:manager"), "value": {"value": b}}]),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.body);
+    for round in 0..12 {
+        let rename = |who: &str, name: String| {
+            let path = format!("/Users/{who}");
+            let env = &env;
+            async move {
+                env.patch(
+                    &path,
+                    json!([{"op": "replace", "path": "displayName", "value": name}]),
+                )
+                .await
+            }
+        };
+        let (ra, rb) = tokio::join!(rename(&a, format!("A{round}")), rename(&b, format!("B{round}")));
+        assert_eq!(ra.status, StatusCode::OK, "round {round}: {}", ra.body);
+        assert_eq!(rb.status, StatusCode::OK, "round {round}: {}", rb.body);
+    }
+    let a_now = env.get(&format!("/Users/{a}")).await;
+    assert_eq!(a_now.body[ENTERPRISE]["manager"]["displayName"], "B11");
+    let b_now = env.get(&format!("/Users/{b}")).await;
+    assert_eq!(b_now.body[ENTERPRISE]["manager"]["displayName"], "A11");
+}

@@ -28,6 +28,18 @@ pub fn is_over_budget(e: &StoreError) -> bool {
         if matches!(e.as_database_error().and_then(|d| d.code()).as_deref(), Some("9") | Some("57014")))
 }
 
+/// Did PostgreSQL break a deadlock (SQLSTATE 40P01) by failing this transaction? A user's
+/// write locks its row and then its reports' rows (see [`BUMP_REPORTS_POSTGRES`]), so two users
+/// who manage each other, written at once, lock in opposite orders. The failed transaction
+/// rolled back whole and can run again.
+pub fn is_deadlock(e: &StoreError) -> bool {
+    matches!(e, StoreError::Db(e)
+        if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("40P01"))
+}
+
+/// How many times a write runs when PostgreSQL keeps choosing it as a deadlock's victim.
+const DEADLOCK_ATTEMPTS: u32 = 4;
+
 /// What [`Store::scim_delete_group`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupDelete {
@@ -79,6 +91,10 @@ const BUMP_REPORTS_SQLITE: &str = "UPDATE scim_users SET version = version + 1, 
 const BUMP_REPORTS_POSTGRES: &str = "UPDATE scim_users SET version = version + 1, updated_at = $1 \
      WHERE (resource #>> '{urn:ietf:params:scim:schemas:extension:enterprise:2.0:User,manager,value}') \
      IN ($2, $3, $4) AND id <> $5";
+/// A user and its reports (as [`BUMP_REPORTS_POSTGRES`] finds them), locked in id order.
+const LOCK_WITH_REPORTS_POSTGRES: &str = "SELECT id FROM scim_users \
+     WHERE id = $1 OR (resource #>> '{urn:ietf:params:scim:schemas:extension:enterprise:2.0:User,manager,value}') \
+     IN ($2, $3, $4) ORDER BY id FOR NO KEY UPDATE";
 /// What a report shows of a user as its manager (as [`Store::scim_user_refs`] reads it), and
 /// the externalId a report may name it by; read before a replace.
 const SHOWN_SQLITE: &str = "SELECT COALESCE(json_extract(resource, '$.displayName'), user_name), external_id \
@@ -807,8 +823,32 @@ impl Store {
     }
 
     /// Replaces a resource if it is still at `expected_version`. `Ok(None)`: it has changed
-    /// (or gone) since it was read, or a group member named in `w` no longer exists.
+    /// (or gone) since it was read, or a group member named in `w` no longer exists. A deadlock
+    /// victim ([`is_deadlock`]) is run again: it rolled back, so the version it expects is
+    /// still the stored one unless another write won meanwhile.
     pub async fn scim_replace(
+        &self,
+        table: ScimTable,
+        w: &ScimWrite<'_>,
+        expected_version: i64,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<ScimRow>> {
+        let mut attempt = 1;
+        loop {
+            match self.scim_replace_once(table, w, expected_version, now).await {
+                Err(e) if is_deadlock(&e) && attempt < DEADLOCK_ATTEMPTS => {
+                    tracing::info!(
+                        attempt,
+                        "SCIM write chosen as a deadlock victim; running it again"
+                    );
+                    attempt += 1;
+                }
+                done => return done,
+            }
+        }
+    }
+
+    async fn scim_replace_once(
         &self,
         table: ScimTable,
         w: &ScimWrite<'_>,
@@ -830,6 +870,25 @@ impl Store {
             } else {
                 None
             };
+            let old_external = shown_before.as_ref().and_then(|(_, e)| e.as_deref());
+            // Reports show this user's name, and find it by id or externalId: when either
+            // changes, they get a new version too.
+            let bump = shown_before.as_ref().is_some_and(|(shown, external)| {
+                *shown != shown_name(w) || external.as_deref() != w.external_id
+            });
+            let reports_of: [Option<&str>; 3] = [Some(w.id), old_external, w.external_id];
+            if bump && pg {
+                // This user and its reports, locked in id order before any is written: two
+                // users who manage each other, written at once, would otherwise each lock their
+                // own row first and deadlock on the other's.
+                sqlx::query(LOCK_WITH_REPORTS_POSTGRES)
+                    .bind(w.id)
+                    .bind(reports_of[0])
+                    .bind(reports_of[1])
+                    .bind(reports_of[2])
+                    .fetch_all(&mut *tx)
+                    .await?;
+            }
             let sql = match (table, pg) {
                 (ScimTable::Users, false) => {
                     "UPDATE scim_users SET user_name = $1, user_name_key = $2, external_id = $3, \
@@ -874,15 +933,8 @@ impl Store {
                 return Ok(None);
             };
             let row = row_from(&row)?;
-            if table == ScimTable::Users {
-                let name = shown_name(w);
-                let old_external = shown_before.as_ref().and_then(|(_, e)| e.as_deref());
-                let changed = shown_before
-                    .as_ref()
-                    .is_none_or(|(shown, external)| *shown != name || external.as_deref() != w.external_id);
-                if changed {
-                    bump_reports!(tx, pg, w.id, [Some(w.id), old_external, w.external_id], now);
-                }
+            if bump {
+                bump_reports!(tx, pg, w.id, reports_of, now);
             }
             if table == ScimTable::Groups {
                 tx.set_members(w.id, w.members).await?;
