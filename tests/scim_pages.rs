@@ -6,6 +6,8 @@
 mod common;
 
 use common::{Backend, USER};
+use devconsole::server::scim::filter;
+use devconsole::server::scim::schema::Kind;
 use devconsole::store::{ScimQuery, ScimSeed, ScimTable};
 use serde_json::json;
 
@@ -133,4 +135,86 @@ async fn filtered_start_index_pages_carry_the_exact_total() {
     let none = page(1, 0).await;
     assert_eq!(none["totalResults"], 4);
     env.server.shutdown().await.unwrap();
+}
+
+/// `sortBy=userName` orders by the lower-cased key in code-point order (`COLLATE "C"` on
+/// PostgreSQL). On a database whose collation is not C (this suite's throwaway cluster is
+/// `C.UTF-8`), only an index built with that collation serves it: PostgreSQL reads the page
+/// from `scim_users_by_user_name_c` (migration 0011) instead of sorting every user.
+#[tokio::test]
+async fn a_page_sorted_by_user_name_reads_the_c_collation_index() {
+    let server = common::app().spawn().await;
+    let store = server.db.store().await;
+    let start = time::OffsetDateTime::now_utc() - time::Duration::days(1);
+    let users: Vec<ScimSeed> = (0..USERS)
+        .map(|i| {
+            // Names out of creation order, mixed case.
+            let name = format!(
+                "{}User{:05}@example.com",
+                ["b", "A", "c"][i % 3],
+                (i * 7919) % USERS
+            );
+            ScimSeed {
+                id: uuid::Uuid::new_v4().to_string(),
+                user_name: name.clone(),
+                external_id: None,
+                active: true,
+                resource: json!({"schemas": [USER], "userName": name}).to_string(),
+                created_at: start + time::Duration::milliseconds(i as i64),
+            }
+        })
+        .collect();
+    store.scim_insert_users(&users).await.unwrap();
+    store.scim_analyze().await.unwrap();
+    let q = ScimQuery {
+        filter: None,
+        order: Some(filter::sort_order(Kind::User, "userName", false).unwrap()),
+        offset: 0,
+        limit: 100,
+    };
+    let plan = store.scim_plan_page(ScimTable::Users, &q).await.unwrap();
+    let shown = plan.lines.join("\n");
+    println!("{shown}");
+    if server.db.backend() == Backend::Postgres {
+        assert!(
+            shown.contains("scim_users_by_user_name_c"),
+            "the page is read from the C-collation index:\n{shown}"
+        );
+        let read = plan.rows_read.get("scim_users").copied().unwrap_or(0);
+        assert!(read <= 100, "{read} users read for a 100-user page:\n{shown}");
+        // A cursor page sorted by userName resumes in the same index.
+        let after = devconsole::store::predicate::After {
+            key: devconsole::store::predicate::KeyValue::Text("buser01500@example.com".into()),
+            created_at: 0,
+            id: String::new(),
+        };
+        let keyset = store
+            .scim_explain_list(ScimTable::Users, &q, true, Some(&after))
+            .await
+            .unwrap()
+            .join("\n");
+        assert!(
+            keyset.contains("scim_users_by_user_name_c"),
+            "a cursor page resumes in the C-collation index:\n{keyset}"
+        );
+    } else {
+        assert!(
+            !shown.contains("TEMP B-TREE"),
+            "SQLite sorts every user:\n{shown}"
+        );
+    }
+    // And the order is code-point order of the lower-cased userName.
+    let (_, rows) = store.scim_list(ScimTable::Users, &q).await.unwrap();
+    let mut expected: Vec<String> = users.iter().map(|u| u.user_name.to_lowercase()).collect();
+    expected.sort();
+    let got: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<serde_json::Value>(&r.resource).unwrap()["userName"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+        })
+        .collect();
+    assert_eq!(got, expected[..100]);
 }

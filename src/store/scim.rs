@@ -28,6 +28,18 @@ pub fn is_over_budget(e: &StoreError) -> bool {
         if matches!(e.as_database_error().and_then(|d| d.code()).as_deref(), Some("9") | Some("57014")))
 }
 
+/// Did PostgreSQL break a deadlock (SQLSTATE 40P01) by failing this transaction? A user's
+/// write locks its row and then its reports' rows (see [`BUMP_REPORTS_POSTGRES`]), so two users
+/// who manage each other, written at once, lock in opposite orders. The failed transaction
+/// rolled back whole and can run again.
+pub fn is_deadlock(e: &StoreError) -> bool {
+    matches!(e, StoreError::Db(e)
+        if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("40P01"))
+}
+
+/// How many times a write runs when PostgreSQL keeps choosing it as a deadlock's victim.
+const DEADLOCK_ATTEMPTS: u32 = 4;
+
 /// What [`Store::scim_delete_group`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupDelete {
@@ -66,6 +78,55 @@ macro_rules! on_scim {
             }
         }
     };
+}
+
+/// The reports of a user: every other user whose Enterprise `manager.value` is one of three
+/// keys (the user's id, or an externalId it had or has). Their representation shows the
+/// manager's name (filled in when read), so a write that changes that name, or which user a
+/// key finds, must give them a new version (ETag) and `meta.lastModified` too. The expression
+/// is the one index `scim_users_by_manager` (migration 0010) is built on.
+const BUMP_REPORTS_SQLITE: &str = "UPDATE scim_users SET version = version + 1, updated_at = $1 \
+     WHERE json_extract(resource, '$.\"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\".manager.value') \
+     IN ($2, $3, $4) AND id <> $5";
+const BUMP_REPORTS_POSTGRES: &str = "UPDATE scim_users SET version = version + 1, updated_at = $1 \
+     WHERE (resource #>> '{urn:ietf:params:scim:schemas:extension:enterprise:2.0:User,manager,value}') \
+     IN ($2, $3, $4) AND id <> $5";
+/// A user and its reports (as [`BUMP_REPORTS_POSTGRES`] finds them), locked in id order.
+const LOCK_WITH_REPORTS_POSTGRES: &str = "SELECT id FROM scim_users \
+     WHERE id = $1 OR (resource #>> '{urn:ietf:params:scim:schemas:extension:enterprise:2.0:User,manager,value}') \
+     IN ($2, $3, $4) ORDER BY id FOR NO KEY UPDATE";
+/// What a report shows of a user as its manager (as [`Store::scim_user_refs`] reads it), and
+/// the externalId a report may name it by; read before a replace.
+const SHOWN_SQLITE: &str = "SELECT COALESCE(json_extract(resource, '$.displayName'), user_name), external_id \
+     FROM scim_users WHERE id = $1 AND version = $2";
+const SHOWN_POSTGRES: &str = "SELECT COALESCE(resource ->> 'displayName', user_name), external_id \
+     FROM scim_users WHERE id = $1 AND version = $2";
+
+/// Runs [`BUMP_REPORTS_SQLITE`] in `$tx` (a SCIM transaction inside `on_scim!`).
+macro_rules! bump_reports {
+    ($tx:ident, $pg:ident, $user:expr, $keys:expr, $now:expr) => {{
+        let keys: [Option<&str>; 3] = $keys;
+        sqlx::query(if $pg {
+            BUMP_REPORTS_POSTGRES
+        } else {
+            BUMP_REPORTS_SQLITE
+        })
+        .bind(to_millis($now))
+        .bind(keys[0])
+        .bind(keys[1])
+        .bind(keys[2])
+        .bind($user)
+        .execute(&mut *$tx)
+        .await?;
+    }};
+}
+
+/// The name reports show for the user `w` writes: its displayName, else its userName.
+fn shown_name(w: &ScimWrite<'_>) -> String {
+    serde_json::from_str::<serde_json::Value>(w.resource)
+        .ok()
+        .and_then(|r| r.get("displayName")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| w.unique.to_owned())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -735,6 +796,10 @@ impl Store {
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| unique_or(e, table))?;
+            if table == ScimTable::Users {
+                // Reports that named this user's externalId before it existed now show it.
+                bump_reports!(tx, pg, w.id, [Some(w.id), w.external_id, None], now);
+            }
             if table == ScimTable::Groups {
                 tx.set_members(w.id, w.members).await?;
             }
@@ -758,8 +823,32 @@ impl Store {
     }
 
     /// Replaces a resource if it is still at `expected_version`. `Ok(None)`: it has changed
-    /// (or gone) since it was read, or a group member named in `w` no longer exists.
+    /// (or gone) since it was read, or a group member named in `w` no longer exists. A deadlock
+    /// victim ([`is_deadlock`]) is run again: it rolled back, so the version it expects is
+    /// still the stored one unless another write won meanwhile.
     pub async fn scim_replace(
+        &self,
+        table: ScimTable,
+        w: &ScimWrite<'_>,
+        expected_version: i64,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<ScimRow>> {
+        let mut attempt = 1;
+        loop {
+            match self.scim_replace_once(table, w, expected_version, now).await {
+                Err(e) if is_deadlock(&e) && attempt < DEADLOCK_ATTEMPTS => {
+                    tracing::info!(
+                        attempt,
+                        "SCIM write chosen as a deadlock victim; running it again"
+                    );
+                    attempt += 1;
+                }
+                done => return done,
+            }
+        }
+    }
+
+    async fn scim_replace_once(
         &self,
         table: ScimTable,
         w: &ScimWrite<'_>,
@@ -771,6 +860,34 @@ impl Store {
             let mut tx = c.begin_with(if pg { "BEGIN" } else { "BEGIN IMMEDIATE" }).await?;
             if table == ScimTable::Groups && !tx.members_exist(w.members).await? {
                 return Ok(None);
+            }
+            let shown_before: Option<(String, Option<String>)> = if table == ScimTable::Users {
+                sqlx::query_as(if pg { SHOWN_POSTGRES } else { SHOWN_SQLITE })
+                    .bind(w.id)
+                    .bind(expected_version)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            } else {
+                None
+            };
+            let old_external = shown_before.as_ref().and_then(|(_, e)| e.as_deref());
+            // Reports show this user's name, and find it by id or externalId: when either
+            // changes, they get a new version too.
+            let bump = shown_before.as_ref().is_some_and(|(shown, external)| {
+                *shown != shown_name(w) || external.as_deref() != w.external_id
+            });
+            let reports_of: [Option<&str>; 3] = [Some(w.id), old_external, w.external_id];
+            if bump && pg {
+                // This user and its reports, locked in id order before any is written: two
+                // users who manage each other, written at once, would otherwise each lock their
+                // own row first and deadlock on the other's.
+                sqlx::query(LOCK_WITH_REPORTS_POSTGRES)
+                    .bind(w.id)
+                    .bind(reports_of[0])
+                    .bind(reports_of[1])
+                    .bind(reports_of[2])
+                    .fetch_all(&mut *tx)
+                    .await?;
             }
             let sql = match (table, pg) {
                 (ScimTable::Users, false) => {
@@ -816,6 +933,9 @@ impl Store {
                 return Ok(None);
             };
             let row = row_from(&row)?;
+            if bump {
+                bump_reports!(tx, pg, w.id, reports_of, now);
+            }
             if table == ScimTable::Groups {
                 tx.set_members(w.id, w.members).await?;
             }

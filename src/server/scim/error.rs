@@ -120,6 +120,15 @@ impl From<StoreError> for ScimError {
         if crate::store::is_over_budget(&e) {
             return super::caps::over_budget();
         }
+        // Writes that lost a deadlock every time they ran (each is retried) are the server
+        // being busy, not a fault: nothing was written.
+        if crate::store::is_deadlock(&e) {
+            tracing::warn!("SCIM write lost a deadlock on every attempt");
+            return ScimError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the directory is busy with conflicting writes; retry shortly",
+            );
+        }
         // SQLite's own limits ("expression tree is too large", "pattern too complex") refuse
         // the request, not the server.
         if let StoreError::Db(db) = &e
