@@ -29,9 +29,9 @@ pub fn is_over_budget(e: &StoreError) -> bool {
 }
 
 /// Did PostgreSQL break a deadlock (SQLSTATE 40P01) by failing this transaction? A user's
-/// write locks its row and then its reports' rows (see [`BUMP_REPORTS_POSTGRES`]), so two users
-/// who manage each other, written at once, lock in opposite orders. The failed transaction
-/// rolled back whole and can run again.
+/// write also writes its reports' rows ([`BUMP_REPORTS_POSTGRES`]); it locks them all in id
+/// order first ([`LOCK_WITH_REPORTS_POSTGRES`]), but a report that appears between that lock and
+/// the write is locked out of order. The failed transaction rolled back whole and can run again.
 pub fn is_deadlock(e: &StoreError) -> bool {
     matches!(e, StoreError::Db(e)
         if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("40P01"))
